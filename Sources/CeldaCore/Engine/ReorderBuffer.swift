@@ -1,0 +1,63 @@
+import HeapModule
+
+/// Releases records in event-time order behind a watermark.
+///
+/// Dumps are not sorted by start time (switches write a record when a call ends, and dumps are
+/// merged from several switches). Records wait in a min-heap until the watermark
+/// (`max start seen − maxDisorder`) passes them. A record that arrives when the watermark has
+/// already passed its start time is *late*: it is released at once, flagged, and counted, never
+/// dropped.
+///
+/// Ties on start time are broken by record content (``CallRecord/precedes(_:_:)``), so the
+/// release order does not depend on arrival order within the allowed disorder.
+public struct ReorderBuffer {
+    struct Item: Comparable {
+        var record: CallRecord
+        static func < (a: Item, b: Item) -> Bool { CallRecord.precedes(a.record, b.record) }
+        static func == (a: Item, b: Item) -> Bool { a.record == b.record }
+    }
+
+    public let maxDisorder: EventTime
+    private var heap = Heap<Item>()
+    private var maxSeen: EventTime = .min
+    /// The time of the last released record.
+    public private(set) var released: EventTime = .min
+    /// Records that arrived later than the allowed disorder.
+    public private(set) var lateCount = 0
+
+    public init(maxDisorder: EventTime) { self.maxDisorder = max(0, maxDisorder) }
+
+    /// Records held.
+    public var count: Int { heap.count }
+
+    /// The current watermark.
+    public var watermark: EventTime { maxSeen == .min ? .min : maxSeen &- maxDisorder }
+
+    /// Adds a record and appends every record that is now due to `due`, in order.
+    public mutating func push(_ record: CallRecord, into due: inout [CallRecord]) {
+        if record.start < released {
+            var r = record
+            r.flags.insert(.late)
+            lateCount += 1
+            due.append(r)
+            return
+        }
+        if record.start > maxSeen { maxSeen = record.start }
+        heap.insert(Item(record: record))
+        let w = watermark
+        while let top = heap.min, top.record.start <= w {
+            let r = heap.removeMin().record
+            released = r.start
+            due.append(r)
+        }
+    }
+
+    /// Releases everything left, in order.
+    public mutating func flush(into due: inout [CallRecord]) {
+        while !heap.isEmpty {
+            let r = heap.removeMin().record
+            released = r.start
+            due.append(r)
+        }
+    }
+}

@@ -1,0 +1,202 @@
+public import RealModule
+
+/// A WGS84 position in degrees.
+@frozen
+public struct GeoPoint: Hashable, Sendable {
+    public var lat: Double
+    public var lon: Double
+    @inlinable public init(lat: Double, lon: Double) {
+        self.lat = lat
+        self.lon = lon
+    }
+
+    /// Whether the coordinates are finite and within WGS84 bounds.
+    @inlinable public var isValid: Bool {
+        lat.isFinite && lon.isFinite && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180
+    }
+}
+
+/// Great-circle geometry on a sphere of the mean Earth radius.
+public enum Geo {
+    /// Mean Earth radius in metres (IUGG).
+    public static let earthRadius: Double = 6_371_008.8
+
+    @inlinable static func radians(_ deg: Double) -> Double { deg * Double.pi / 180 }
+
+    /// Haversine distance in metres.
+    @inlinable
+    public static func distance(_ a: GeoPoint, _ b: GeoPoint) -> Double {
+        let dLat = radians(b.lat - a.lat)
+        let dLon = radians(b.lon - a.lon)
+        let s1 = Double.sin(dLat / 2)
+        let s2 = Double.sin(dLon / 2)
+        let h = s1 * s1 + Double.cos(radians(a.lat)) * Double.cos(radians(b.lat)) * s2 * s2
+        return 2 * earthRadius * Double.asin(Swift.min(1, h.squareRoot()))
+    }
+
+    /// Initial bearing from `a` to `b` in degrees clockwise from north, 0..<360.
+    @inlinable
+    public static func bearing(_ a: GeoPoint, _ b: GeoPoint) -> Double {
+        let φ1 = radians(a.lat)
+        let φ2 = radians(b.lat)
+        let dλ = radians(b.lon - a.lon)
+        let y = Double.sin(dλ) * Double.cos(φ2)
+        let x = Double.cos(φ1) * Double.sin(φ2) - Double.sin(φ1) * Double.cos(φ2) * Double.cos(dλ)
+        let deg = Double.atan2(y: y, x: x) * 180 / Double.pi
+        return deg < 0 ? deg + 360 : deg
+    }
+}
+
+/// A known prison: a circle around a point (`radiusM` covers the compound and the coordinate's
+/// uncertainty).
+public struct Prison: Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var location: GeoPoint
+    public var radiusM: Double
+    public var state: String
+    public var source: String
+
+    public init(id: String, name: String, location: GeoPoint, radiusM: Double, state: String = "", source: String = "") {
+        self.id = id
+        self.name = name
+        self.location = location
+        self.radiusM = radiusM
+        self.state = state
+        self.source = source
+    }
+}
+
+/// A cell tower (or sector) and its coverage.
+public struct Tower: Sendable, Hashable {
+    public var cell: CellID
+    public var location: GeoPoint
+    /// Coverage radius in metres (spec §3 default 1,000 m when the source does not say).
+    public var rangeM: Double
+    /// Sector azimuth in degrees, `nil` for an omnidirectional site.
+    public var azimuth: Double?
+    /// Sector beamwidth in degrees (spec §3 default 120° when an azimuth is given).
+    public var beamwidth: Double
+
+    public init(cell: CellID, location: GeoPoint, rangeM: Double?, azimuth: Double? = nil, beamwidth: Double? = nil) {
+        self.cell = cell
+        self.location = location
+        self.rangeM = (rangeM ?? 0) > 0 ? rangeM! : Coverage.defaultRangeM
+        self.azimuth = azimuth
+        self.beamwidth = (beamwidth ?? 0) > 0 ? beamwidth! : Coverage.defaultBeamwidth
+    }
+}
+
+/// A tower's tie to one prison, computed once per tower.
+public struct PrisonLink: Sendable, Hashable {
+    /// Index of the prison in the run's prison list.
+    public var prison: Int
+    /// Distance from the tower to the prison's edge in metres, 0 when the tower is inside.
+    public var edgeDistanceM: Double
+    /// Proximity confidence 0...1 (see ``Coverage/confidence(edgeDistanceM:rangeM:)``).
+    public var confidence: Double
+}
+
+/// Coverage rules of spec/inputs.md §3.
+public enum Coverage {
+    public static let defaultRangeM: Double = 1_000
+    public static let defaultBeamwidth: Double = 120
+
+    /// Whether `tower`'s coverage overlaps the prison circle, and how.
+    public static func link(_ tower: Tower, _ prison: Prison, index: Int) -> PrisonLink? {
+        let d = Geo.distance(tower.location, prison.location)
+        let edge = Swift.max(0, d - prison.radiusM)
+        guard edge <= tower.rangeM else { return nil }
+        if let az = tower.azimuth, d > prison.radiusM {
+            // A sector reaches the circle when the bearing to the prison centre is within the half
+            // beamwidth widened by the angle the circle subtends.
+            let bearing = Geo.bearing(tower.location, prison.location)
+            var delta = abs(bearing - az).truncatingRemainder(dividingBy: 360)
+            if delta > 180 { delta = 360 - delta }
+            let subtended = Double.asin(Swift.min(1, prison.radiusM / d)) * 180 / Double.pi
+            guard delta <= tower.beamwidth / 2 + subtended else { return nil }
+        }
+        return PrisonLink(prison: index, edgeDistanceM: edge, confidence: confidence(edgeDistanceM: edge, rangeM: tower.rangeM))
+    }
+
+    /// Proximity confidence: 1 inside the prison circle, falling linearly with the distance to the
+    /// prison's edge as a share of the tower's range, never below 0.05 while the tower still
+    /// reaches the prison.
+    public static func confidence(edgeDistanceM: Double, rangeM: Double) -> Double {
+        if edgeDistanceM <= 0 { return 1 }
+        return Swift.min(1, Swift.max(0.05, 1 - edgeDistanceM / Swift.max(rangeM, 1)))
+    }
+}
+
+/// Every known tower, placed against the prisons once.
+///
+/// A cell maps to a site index by one hash lookup; only towers that reach a prison carry links.
+public final class SiteTable: Sendable {
+    public let prisons: [Prison]
+    public let towers: [Tower]
+    /// Links of tower `i`: `links[linkRanges[i]]`, nearest prison first.
+    public let links: [PrisonLink]
+    let linkStart: [UInt32]
+    let index: [CellID: UInt32]
+
+    /// Builds the table.
+    ///
+    /// - Complexity: O(towers × prisons) distance checks behind a cheap latitude prefilter.
+    public init(towers: [Tower], prisons: [Prison]) {
+        var index = [CellID: UInt32](minimumCapacity: towers.count)
+        var kept = [Tower]()
+        kept.reserveCapacity(towers.count)
+        for t in towers where index[t.cell] == nil {
+            index[t.cell] = UInt32(kept.count)
+            kept.append(t)
+        }
+        var links = [PrisonLink]()
+        var starts = [UInt32]()
+        starts.reserveCapacity(kept.count + 1)
+        for t in kept {
+            starts.append(UInt32(links.count))
+            var found = [PrisonLink]()
+            for (i, p) in prisons.enumerated() {
+                let latGap = abs(t.location.lat - p.location.lat) * 111_000
+                if latGap > t.rangeM + p.radiusM + 1_000 { continue }
+                if let l = Coverage.link(t, p, index: i) { found.append(l) }
+            }
+            found.sort { ($0.edgeDistanceM, $0.prison) < ($1.edgeDistanceM, $1.prison) }
+            links.append(contentsOf: found)
+        }
+        starts.append(UInt32(links.count))
+        self.prisons = prisons
+        self.towers = kept
+        self.links = links
+        self.linkStart = starts
+        self.index = index
+    }
+
+    /// The site index of a cell, or ``CallRecord/unlocated``.
+    @inlinable public func site(of cell: CellID) -> UInt32 {
+        if cell.isNone { return CallRecord.unlocated }
+        return lookup(cell)
+    }
+
+    @usableFromInline func lookup(_ cell: CellID) -> UInt32 { index[cell] ?? CallRecord.unlocated }
+
+    /// The prison links of a site, nearest first (empty for unlocated sites).
+    public func links(ofSite site: UInt32) -> ArraySlice<PrisonLink> {
+        guard site != CallRecord.unlocated, Int(site) < towers.count else { return [] }
+        return links[Int(linkStart[Int(site)])..<Int(linkStart[Int(site) + 1])]
+    }
+
+    /// Whether a site reaches any prison.
+    @inlinable public func reachesPrison(_ site: UInt32) -> Bool {
+        site != CallRecord.unlocated && linkCount(site) > 0
+    }
+
+    @usableFromInline func linkCount(_ site: UInt32) -> Int {
+        Int(site) < towers.count ? Int(linkStart[Int(site) + 1] - linkStart[Int(site)]) : 0
+    }
+
+    /// Number of sites that reach at least one prison.
+    public var prisonSiteCount: Int {
+        (0..<towers.count).reduce(0) { $0 + (linkStart[$1 + 1] > linkStart[$1] ? 1 : 0) }
+    }
+}

@@ -1,0 +1,96 @@
+/// Where a record came from: the input (by index in the run's input list), the byte offset of
+/// its row in the decoded stream, and its line number. Used for evidence and rejects.
+@frozen
+public struct SourceRef: Hashable, Comparable, Sendable {
+    /// Input index (high 16 bits) and byte offset (low 48 bits).
+    public var packed: UInt64
+    /// 1-based line number of the row's first line.
+    public var line: UInt32
+
+    @inlinable public init(input: Int, offset: Int, line: Int) {
+        packed = UInt64(truncatingIfNeeded: input) << 48 | UInt64(truncatingIfNeeded: offset) & (1 << 48 - 1)
+        self.line = UInt32(truncatingIfNeeded: line)
+    }
+
+    @inlinable public var input: Int { Int(packed >> 48) }
+    @inlinable public var offset: Int { Int(packed & (1 << 48 - 1)) }
+
+    @inlinable public static func < (a: SourceRef, b: SourceRef) -> Bool { a.packed < b.packed }
+}
+
+/// One call: the single currency between stages (decode → locate → order → detect).
+///
+/// Integers only, fixed width, no references: a record is copied, never allocated.
+@frozen
+public struct CallRecord: Sendable, Equatable {
+    /// Start of the call (event time, µs UTC).
+    public var start: EventTime
+    /// Talk time in milliseconds (answer to hang-up); 0 when not answered.
+    public var durationMs: UInt32
+    /// Flags, see ``Flags``.
+    public var flags: Flags
+    /// Calling line (A-number).
+    public var caller: Party
+    /// Called line (B-number).
+    public var callee: Party
+    /// Handset IMEI as an integer, 0 when unknown.
+    public var imei: UInt64
+    /// Subscriber IMSI as an integer, 0 when unknown.
+    public var imsi: UInt64
+    /// Originating cell, ``CellID/none`` when unknown.
+    public var cell: CellID
+    /// Index of the located site in the run's ``SiteTable``, ``unlocated`` when not placed.
+    public var site: UInt32
+    /// Evidence reference.
+    public var source: SourceRef
+
+    /// Site value of a record whose cell could not be placed.
+    public static let unlocated: UInt32 = .max
+
+    /// Record flags.
+    @frozen
+    public struct Flags: OptionSet, Sendable, Hashable {
+        public var rawValue: UInt8
+        @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// The call was answered.
+        public static let answered = Flags(rawValue: 1)
+        /// The record arrived later than the allowed disorder.
+        public static let late = Flags(rawValue: 2)
+    }
+
+    @inlinable
+    public init(
+        start: EventTime, durationMs: UInt32, flags: Flags, caller: Party, callee: Party, imei: UInt64 = 0,
+        imsi: UInt64 = 0, cell: CellID = .none, site: UInt32 = CallRecord.unlocated, source: SourceRef
+    ) {
+        self.start = start
+        self.durationMs = durationMs
+        self.flags = flags
+        self.caller = caller
+        self.callee = callee
+        self.imei = imei
+        self.imsi = imsi
+        self.cell = cell
+        self.site = site
+        self.source = source
+    }
+
+    @inlinable public var answered: Bool { flags.contains(.answered) }
+    @inlinable public var durationSeconds: Double { Double(durationMs) / 1000 }
+    @inlinable public var isLocated: Bool { site != CallRecord.unlocated }
+
+    /// A total order on record content (start first) so that equal start times sort the same
+    /// whatever order the rows arrived in.
+    @inlinable
+    public static func precedes(_ a: CallRecord, _ b: CallRecord) -> Bool {
+        if a.start != b.start { return a.start < b.start }
+        if a.caller != b.caller { return a.caller < b.caller }
+        if a.callee != b.callee { return a.callee < b.callee }
+        if a.durationMs != b.durationMs { return a.durationMs < b.durationMs }
+        if a.cell != b.cell { return a.cell < b.cell }
+        if a.imei != b.imei { return a.imei < b.imei }
+        if a.imsi != b.imsi { return a.imsi < b.imsi }
+        if a.flags.rawValue != b.flags.rawValue { return a.flags.rawValue < b.flags.rawValue }
+        return a.source < b.source
+    }
+}

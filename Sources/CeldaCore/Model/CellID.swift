@@ -1,0 +1,96 @@
+/// A cell global identity: MCC, MNC, LAC (or TAC) and cell identity, as integers.
+///
+/// The MNC is kept numerically (OpenCellID drops its leading zeros); it is printed with three
+/// digits as the alert spec fixes: `334-020-1234-56789`. A zero ``plmn`` means "no cell".
+@frozen
+public struct CellID: Hashable, Comparable, Sendable {
+    /// `mcc * 1000 + mnc`.
+    public var plmn: UInt32
+    /// Location or tracking area code.
+    public var lac: UInt32
+    /// Cell identity (16-bit GSM CI, 28-bit UTRAN/E-UTRAN, up to 36-bit NR).
+    public var ci: UInt64
+
+    @inlinable public init(plmn: UInt32, lac: UInt32, ci: UInt64) {
+        self.plmn = plmn
+        self.lac = lac
+        self.ci = ci
+    }
+
+    @inlinable public init(mcc: UInt32, mnc: UInt32, lac: UInt32, ci: UInt64) {
+        self.init(plmn: mcc * 1000 + mnc, lac: lac, ci: ci)
+    }
+
+    /// No cell.
+    public static let none = CellID(plmn: 0, lac: 0, ci: 0)
+
+    @inlinable public var isNone: Bool { plmn == 0 }
+    @inlinable public var mcc: UInt32 { plmn / 1000 }
+    @inlinable public var mnc: UInt32 { plmn % 1000 }
+
+    /// A well-mixed stable hash (for routing by tower).
+    @inlinable public var stableHash: UInt64 {
+        StableHash.combine(StableHash.mix(UInt64(plmn) << 32 | UInt64(lac)), ci)
+    }
+
+    @inlinable public static func < (a: CellID, b: CellID) -> Bool {
+        (a.plmn, a.lac, a.ci) < (b.plmn, b.lac, b.ci)
+    }
+
+    /// `MCC-MNC-LAC-CI`, decimal, MNC with three digits.
+    public var formatted: String {
+        let m = String(mnc)
+        let mncText = String(repeating: "0", count: max(0, 3 - m.count)) + m
+        let c = String(mcc)
+        return String(repeating: "0", count: max(0, 3 - c.count)) + c + "-" + mncText + "-" + String(lac) + "-"
+            + String(ci)
+    }
+
+    /// Parses a dashed CGI `MCC-MNC-LAC-CI` (decimal; `_`, `:` or `.` also accepted as separators).
+    /// Returns `nil` when the text is not a CGI.
+    @inlinable
+    public static func parseDashed(_ p: UnsafeRawBufferPointer) -> CellID? {
+        var parts: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var index = 0
+        var digits = 0
+        var current: UInt64 = 0
+        var start = 0
+        var end = p.count
+        while start < end, p[start] == 0x20 || p[start] == 0x22 { start += 1 }
+        while end > start, p[end - 1] == 0x20 || p[end - 1] == 0x22 { end -= 1 }
+        if start == end { return nil }
+        var i = start
+        while i <= end {
+            let c: UInt8 = i < end ? p[i] : 0x2D
+            let d = c &- 0x30
+            if d < 10 {
+                guard digits < 12 else { return nil }
+                current = current * 10 + UInt64(d)
+                digits += 1
+            } else if c == 0x2D || c == 0x5F || c == 0x3A || c == 0x2E {
+                guard digits > 0, index < 4 else { return nil }
+                switch index {
+                case 0: parts.0 = current
+                case 1: parts.1 = current
+                case 2: parts.2 = current
+                default: parts.3 = current
+                }
+                index += 1
+                digits = 0
+                current = 0
+            } else {
+                return nil
+            }
+            i += 1
+        }
+        guard index == 4, parts.0 >= 1, parts.0 <= 999, parts.1 <= 999, parts.2 <= 0xFF_FFFF, parts.3 < 1 << 40
+        else { return nil }
+        return CellID(mcc: UInt32(parts.0), mnc: UInt32(parts.1), lac: UInt32(parts.2), ci: parts.3)
+    }
+
+    /// Convenience for tests and configuration.
+    public static func parse(_ text: String) -> CellID? {
+        var t = text
+        return t.withUTF8 { parseDashed(UnsafeRawBufferPointer($0)) }
+    }
+}

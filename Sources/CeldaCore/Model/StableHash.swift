@@ -1,0 +1,46 @@
+/// Fixed-seed hashing: the same value hashes alike in every process, thread and cluster
+/// partition, which is what makes sharded runs give the single-process log.
+///
+/// Routing of a key to a shard is `StableHash.mix(key) % shardCount` (documented in the README).
+public enum StableHash {
+    /// The fixed seed (the fractional part of the golden ratio).
+    public static let seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    /// SplitMix64's finaliser over `x ^ seed`: a bijective, well-mixed 64-bit hash of an integer.
+    @inlinable @inline(__always)
+    public static func mix(_ x: UInt64) -> UInt64 {
+        var z = x ^ seed
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Combines two hashes.
+    @inlinable @inline(__always)
+    public static func combine(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        mix(a &* 0x100_0000_01B3 ^ b)
+    }
+
+    /// FNV-1a over bytes, then mixed.
+    @inlinable
+    public static func bytes(_ p: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in p {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01B3
+        }
+        return mix(h)
+    }
+
+    /// Hash of a string's UTF-8 bytes.
+    public static func string(_ s: String) -> UInt64 {
+        var s = s
+        return s.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// 16 lowercase hex digits.
+    public static func hex(_ x: UInt64) -> String {
+        let s = String(x, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}
