@@ -44,7 +44,7 @@ let package = Package(
         // The synthetic-world generator behind `celda synth` (lives with the samples it makes).
         .target(
             name: "CeldaSynth",
-            dependencies: ["CeldaCore"],
+            dependencies: ["CeldaCore", .product(name: "RealModule", package: "swift-numerics")],
             path: "Samples/Synth",
             swiftSettings: strict
         ),

@@ -136,6 +136,7 @@ public struct TowerLoad: Sendable {
     public var rejected = 0
     /// The first few problems, `FILE:LINE: reason`.
     public var problems: [String] = []
+    public init() {}
 }
 
 /// Tower files: OpenCellID / Mozilla Location Service CSV

@@ -1,0 +1,486 @@
+public import CeldaCore
+import RealModule
+
+/// Parameters of a synthetic dump.
+public struct SynthConfig: Sendable {
+    public var seed: UInt64 = 1
+    /// Approximate number of CDR rows.
+    public var rows = 50_000
+    public var days = 1
+    /// First day, local midnight (UTC offset below).
+    public var startDay = (year: 2026, month: 1, day: 19)
+    /// UTC offset of the written timestamps, in minutes (Mexico City: −360).
+    public var utcOffsetMinutes = -360
+    public init() {}
+}
+
+/// What `celda synth` plants, for scoring (`truth.json`).
+public struct SynthTruth: Sendable {
+    public struct RingLine: Sendable {
+        public var line: String
+        public var device: String
+        public var prison: String
+    }
+    public struct Lookalike: Sendable {
+        public var line: String
+        public var kind: String
+        public var prison: String?
+    }
+    public var ringLines: [RingLine] = []
+    public var lookalikes: [Lookalike] = []
+
+    /// The truth as JSON text.
+    public func json(seed: UInt64, rows: Int) -> String {
+        var w = JSONWriter()
+        w.raw("{\n  \"seed\": ")
+        w.rawText(String(seed))
+        w.raw(",\n  \"rows\": ")
+        w.int(rows)
+        w.raw(",\n  \"ring_lines\": [")
+        for (i, r) in ringLines.enumerated() {
+            w.raw(i == 0 ? "\n    {\"line\": " : ",\n    {\"line\": ")
+            w.string(r.line)
+            w.raw(", \"device\": ")
+            w.string(r.device)
+            w.raw(", \"prison\": ")
+            w.string(r.prison)
+            w.raw("}")
+        }
+        w.raw("\n  ],\n  \"ring_devices\": [")
+        let devices = Array(Set(ringLines.map(\.device))).sorted()
+        for (i, d) in devices.enumerated() {
+            if i > 0 { w.raw(", ") }
+            w.string(d)
+        }
+        w.raw("],\n  \"lookalike_lines\": [")
+        for (i, l) in lookalikes.enumerated() {
+            w.raw(i == 0 ? "\n    {\"line\": " : ",\n    {\"line\": ")
+            w.string(l.line)
+            w.raw(", \"kind\": ")
+            w.string(l.kind)
+            w.raw(", \"prison\": ")
+            if let p = l.prison { w.string(p) } else { w.raw("null") }
+            w.raw("}")
+        }
+        w.raw("\n  ]\n}\n")
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+}
+
+/// A synthetic world: towers around the built-in prisons and in cities, ordinary subscribers,
+/// legitimate look-alikes beside prisons (a call centre, a dispatcher, heavy users, neighbours)
+/// and extortion rings inside prisons (handsets rotating SIMs, short calls to many numbers).
+///
+/// Deterministic per seed. Rows are written in call-end order, as switches write them.
+public struct SyntheticWorld {
+    public let config: SynthConfig
+    public private(set) var towers: [Tower] = []
+    public private(set) var truth = SynthTruth()
+    var rng: SplitMix64
+    let prisons: [Prison]
+    var prisonTowers: [Int: [Int]] = [:]
+    var cityTowers: [Int] = []
+    var calls: [Call] = []
+    var usedNumbers = Set<UInt64>()
+
+    struct Call {
+        var start: EventTime
+        var duration: Int
+        var caller: UInt64
+        var callee: UInt64
+        var tower: Int
+        var imei: UInt64
+        var imsi: UInt64
+        var answered: Bool
+    }
+
+    static let cities: [(String, Double, Double)] = [
+        ("Ciudad de México", 19.4326, -99.1332), ("Guadalajara", 20.6597, -103.3496), ("Monterrey", 25.6866, -100.3161),
+        ("Toluca", 19.2826, -99.6557), ("Puebla", 19.0414, -98.2063), ("Tepic", 21.5042, -104.8946),
+    ]
+
+    public init(config: SynthConfig, prisons: [Prison]) {
+        self.config = config
+        self.prisons = prisons
+        self.rng = SplitMix64(seed: config.seed &* 0x2545_F491_4F6C_DD1D &+ 1)
+        buildTowers()
+        generate()
+    }
+
+    // MARK: towers
+
+    mutating func offset(_ p: GeoPoint, metres: Double) -> GeoPoint {
+        let angle = rng.unit() * 2 * Double.pi
+        let dLat = metres * Double.cos(angle) / 111_320
+        let dLon = metres * Double.sin(angle) / (111_320 * Double.cos(p.lat * Double.pi / 180))
+        return GeoPoint(lat: p.lat + dLat, lon: p.lon + dLon)
+    }
+
+    var nextCI: UInt64 = 1000
+
+    mutating func addTower(near p: GeoPoint, within metres: Double, range: Double) -> Int {
+        let loc = offset(p, metres: rng.unit() * metres)
+        nextCI += UInt64(rng.int(1...40))
+        let enb = nextCI
+        let cell = CellID(mcc: 334, mnc: 20, lac: UInt32(rng.int(1000...39_999)), ci: enb * 256 + UInt64(rng.int(1...3)))
+        towers.append(Tower(cell: cell, location: loc, rangeM: (range * 10).rounded() / 10))
+        return towers.count - 1
+    }
+
+    mutating func buildTowers() {
+        for (i, p) in prisons.enumerated() {
+            var list: [Int] = []
+            for _ in 0..<3 {
+                list.append(addTower(near: p.location, within: min(p.radiusM * 0.6, 500), range: Double(rng.int(900...1600))))
+            }
+            prisonTowers[i] = list
+        }
+        for (_, lat, lon) in Self.cities {
+            for _ in 0..<30 {
+                let t = addTower(near: GeoPoint(lat: lat, lon: lon), within: 9_000, range: Double(rng.int(500...1500)))
+                // Keep city towers clear of every prison so that "neighbours" are planted deliberately.
+                let reaches = prisons.contains {
+                    Geo.distance(towers[t].location, $0.location) < towers[t].rangeM + $0.radiusM + 500
+                }
+                if reaches { towers.removeLast() } else { cityTowers.append(t) }
+            }
+        }
+    }
+
+    // MARK: numbers
+
+    mutating func newNumber(area: Int? = nil) -> UInt64 {
+        let areas = [55, 33, 81, 722, 222, 311, 442, 998]
+        while true {
+            let a = area ?? areas[rng.int(0...(areas.count - 1))]
+            let digits = a < 100 ? 8 : 7
+            var local: UInt64 = 0
+            for _ in 0..<digits { local = local * 10 + UInt64(rng.int(0...9)) }
+            var p: UInt64 = 1
+            for _ in 0..<digits { p *= 10 }
+            let national = UInt64(a) * p + local
+            guard national >= 1_000_000_000 else { continue }
+            let e164 = 52 * 10_000_000_000 + national
+            if usedNumbers.insert(e164).inserted { return e164 }
+        }
+    }
+
+    mutating func newIMEI() -> UInt64 {
+        // 14 digits + Luhn check digit.
+        var body: [Int] = [3, 5]
+        for _ in 0..<12 { body.append(rng.int(0...9)) }
+        var sum = 0
+        for (i, d) in body.reversed().enumerated() {
+            var x = d
+            if i % 2 == 0 {
+                x *= 2
+                if x > 9 { x -= 9 }
+            }
+            sum += x
+        }
+        body.append((10 - sum % 10) % 10)
+        return body.reduce(0) { $0 * 10 + UInt64($1) }
+    }
+
+    mutating func newIMSI() -> UInt64 {
+        var v: UInt64 = 334_020
+        for _ in 0..<9 { v = v * 10 + UInt64(rng.int(0...9)) }
+        return v
+    }
+
+    // MARK: time
+
+    var dayStart: EventTime {
+        let d = CivilTime.daysFromCivil(year: config.startDay.year, month: config.startDay.month, day: config.startDay.day)
+        return (Int64(d) * 86_400 - Int64(config.utcOffsetMinutes) * 60) * CivilTime.second
+    }
+
+    /// A time of day (seconds after local midnight) following a diurnal profile.
+    mutating func diurnalSecond() -> Int {
+        while true {
+            let s = rng.int(0...86_399)
+            let h = Double(s) / 3600
+            let weight = h < 6 ? 0.08 : h < 8 ? 0.4 : h < 21 ? 1.0 : 0.5
+            if rng.unit() < weight { return s }
+        }
+    }
+
+    // MARK: generation
+
+    mutating func generate() {
+        let day0 = dayStart
+        let daySpan = EventTime(86_400) * CivilTime.second
+        // Ordinary subscribers.
+        let population = max(200, config.rows / (6 * config.days))
+        struct Sub {
+            var number: UInt64
+            var imei: UInt64
+            var imsi: UInt64
+            var home: Int
+            var weight: Double
+            var contacts: [UInt64]
+        }
+        var subs: [Sub] = []
+        subs.reserveCapacity(population)
+        let linkedPrisons = Array(prisons.indices)
+        for i in 0..<population {
+            // About 3% live or work beside a prison (neighbours, staff): ordinary calling on prison towers.
+            let home: Int
+            if i % 33 == 0, let p = linkedPrisons.isEmpty ? nil : linkedPrisons[i / 33 % linkedPrisons.count],
+                let list = prisonTowers[p]
+            {
+                home = list[rng.int(0...(list.count - 1))]
+            } else {
+                home = cityTowers[rng.int(0...(cityTowers.count - 1))]
+            }
+            let weight = min(30, 1 + 1 / max(0.02, Double.pow(rng.unit(), 1 / 1.6)) - 1)
+            subs.append(Sub(number: newNumber(), imei: newIMEI(), imsi: newIMSI(), home: home, weight: weight, contacts: []))
+        }
+        for i in subs.indices {
+            var c: [UInt64] = []
+            for _ in 0..<rng.int(8...25) { c.append(subs[rng.int(0...(subs.count - 1))].number) }
+            subs[i].contacts = c
+        }
+        // Planted look-alikes beside prisons and rings inside them.
+        var special = 0
+        for (pi, p) in prisons.enumerated() {
+            guard let list = prisonTowers[pi] else { continue }
+            if p.radiusM > 3_000 { continue }  // archipelago-scale entries: no planted activity
+            let operating = !p.name.lowercased().contains("(closed")
+            for day in 0..<config.days {
+                let base = day0 + EventTime(day) * daySpan
+                if pi == 0 || pi % 2 == 1 {
+                    special += callCentre(base: base, tower: list[0], prison: p.id, day: day)
+                }
+                special += dispatcher(base: base, tower: list[1], prison: p.id, day: day)
+                special += heavyUsers(base: base, towers: list, prison: p.id, day: day, subs: subs.map(\.number))
+                if operating {
+                    special += ring(base: base, towers: list, prison: p, day: day)
+                }
+            }
+        }
+        // A call centre in a city, far from any prison.
+        for day in 0..<config.days {
+            special += callCentre(base: day0 + EventTime(day) * daySpan, tower: cityTowers[0], prison: nil, day: day)
+        }
+        // Ordinary traffic fills the rest.
+        let totalWeight = subs.reduce(0) { $0 + $1.weight }
+        var cumulative: [Double] = []
+        cumulative.reserveCapacity(subs.count)
+        var acc = 0.0
+        for s in subs {
+            acc += s.weight
+            cumulative.append(acc)
+        }
+        let ordinary = max(0, config.rows - special)
+        for _ in 0..<ordinary {
+            let x = rng.unit() * totalWeight
+            var lo = 0
+            var hi = cumulative.count - 1
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if cumulative[mid] < x { lo = mid + 1 } else { hi = mid }
+            }
+            let s = subs[lo]
+            let day = rng.int(0...(config.days - 1))
+            let start = day0 + EventTime(day) * daySpan + EventTime(diurnalSecond()) * CivilTime.second
+            let callee: UInt64
+            if rng.chance(0.85), !s.contacts.isEmpty {
+                // Zipf-like preference for the first contacts.
+                let k = min(s.contacts.count - 1, Int(Double(s.contacts.count) * rng.unit() * rng.unit()))
+                callee = s.contacts[k]
+            } else {
+                callee = newNumberCached()
+            }
+            let answered = rng.chance(0.88)
+            let duration = answered ? min(3600, max(3, Int(rng.logNormal(median: 75, sigma: 0.9)))) : 0
+            let tower = rng.chance(0.8) ? s.home : cityTowers[rng.int(0...(cityTowers.count - 1))]
+            calls.append(
+                Call(start: start, duration: duration, caller: s.number, callee: callee, tower: tower, imei: s.imei, imsi: s.imsi,
+                    answered: answered))
+        }
+    }
+
+    var externalPool: [UInt64] = []
+    mutating func newNumberCached() -> UInt64 {
+        if externalPool.count < 5_000 || rng.chance(0.2) {
+            let n = newNumber()
+            externalPool.append(n)
+            return n
+        }
+        return externalPool[rng.int(0...(externalPool.count - 1))]
+    }
+
+    /// A customer-service line beside a prison: up to ~150 calls an hour to distinct customers
+    /// during office hours, mostly answered, conversations of minutes.
+    mutating func callCentre(base: EventTime, tower: Int, prison: String?, day: Int) -> Int {
+        let line = newNumber()
+        let imei = newIMEI()
+        if day == 0 { truth.lookalikes.append(.init(line: "+" + String(line), kind: "call-centre", prison: prison)) }
+        var t = base + 9 * CivilTime.hour + EventTime(rng.int(0...600)) * CivilTime.second
+        let end = base + 18 * CivilTime.hour
+        var n = 0
+        let rate = Double(rng.int(60...150))
+        while t < end {
+            let answered = rng.chance(0.75)
+            let duration = answered ? max(45, Int(rng.logNormal(median: 200, sigma: 0.5))) : 0
+            calls.append(Call(start: t, duration: duration, caller: line, callee: newNumber(), tower: tower, imei: imei, imsi: newIMSI(),
+                answered: answered))
+            n += 1
+            t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
+        }
+        return n
+    }
+
+    /// A taxi or delivery dispatcher beside a prison: 30-60 short calls an hour to a handful of drivers.
+    mutating func dispatcher(base: EventTime, tower: Int, prison: String, day: Int) -> Int {
+        let line = newNumber()
+        let imei = newIMEI()
+        let drivers = (0..<rng.int(6...12)).map { _ in newNumber() }
+        if day == 0 { truth.lookalikes.append(.init(line: "+" + String(line), kind: "dispatcher", prison: prison)) }
+        var t = base + 7 * CivilTime.hour
+        let end = base + 20 * CivilTime.hour
+        var n = 0
+        let rate = Double(rng.int(30...60))
+        while t < end {
+            let answered = rng.chance(0.9)
+            calls.append(Call(start: t, duration: answered ? rng.int(10...50) : 0, caller: line,
+                callee: drivers[rng.int(0...(drivers.count - 1))], tower: tower, imei: imei, imsi: 0, answered: answered))
+            n += 1
+            t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
+        }
+        return n
+    }
+
+    /// Heavy ordinary users on prison towers: many calls a day, always to the same few people.
+    mutating func heavyUsers(base: EventTime, towers list: [Int], prison: String, day: Int, subs: [UInt64]) -> Int {
+        var n = 0
+        for k in 0..<2 {
+            var r2 = SplitMix64(seed: config.seed ^ UInt64(k + 1) &* 0x51_7CC1_B727_220A ^ StableHash.string(prison))
+            let line = 52 * 10_000_000_000 + 5_500_000_000 + r2.next() % 100_000_000
+            usedNumbers.insert(line)
+            if day == 0 { truth.lookalikes.append(.init(line: "+" + String(line), kind: "heavy-user", prison: prison)) }
+            let contacts = (0..<rng.int(4...9)).map { _ in subs[rng.int(0...(subs.count - 1))] }
+            for _ in 0..<rng.int(50...90) {
+                let start = base + EventTime(diurnalSecond()) * CivilTime.second
+                let answered = rng.chance(0.85)
+                calls.append(Call(start: start, duration: answered ? max(5, Int(rng.logNormal(median: 60, sigma: 0.8))) : 0,
+                    caller: line, callee: contacts[rng.int(0...(contacts.count - 1))], tower: list[k % list.count], imei: 0,
+                    imsi: 0, answered: answered))
+                n += 1
+            }
+        }
+        return n
+    }
+
+    /// An extortion ring inside a prison: 2-3 handsets, each cycling through SIMs; each SIM works a
+    /// session of hours at about 30 calls an hour to numbers taken down a list or from a leak,
+    /// mostly unanswered or cut short, a few hooked victims kept on the line for minutes.
+    mutating func ring(base: EventTime, towers list: [Int], prison: Prison, day: Int) -> Int {
+        var n = 0
+        for _ in 0..<rng.int(2...3) {
+            let imei = newIMEI()
+            var t = base + EventTime(rng.int(8 * 3600...10 * 3600)) * CivilTime.second
+            let end = t + EventTime(rng.int(8 * 3600...9 * 3600)) * CivilTime.second
+            while end - t >= 90 * CivilTime.minute {
+                let sim = newNumber()
+                truth.ringLines.append(.init(line: "+" + String(sim), device: String(imei), prison: prison.id))
+                let sessionEnd = min(end, t + EventTime(rng.int(2 * 3600...4 * 3600)) * CivilTime.second)
+                let tower = list[rng.int(0...(list.count - 1))]
+                let sequential = rng.chance(0.5)
+                var listNumber = newNumber()
+                while t < sessionEnd {
+                    let callee: UInt64
+                    if sequential {
+                        listNumber += UInt64(rng.int(1...3))
+                        callee = listNumber
+                    } else {
+                        callee = newNumber()
+                    }
+                    let answered = rng.chance(0.3)
+                    let duration = !answered ? 0 : rng.chance(0.6) ? rng.int(5...50) : rng.int(180...240)
+                    calls.append(Call(start: t, duration: duration, caller: sim, callee: callee, tower: tower, imei: imei,
+                        imsi: newIMSI(), answered: answered))
+                    n += 1
+                    t += EventTime(duration + rng.int(25...140) + (answered ? 0 : 20)) * CivilTime.second
+                }
+                t += EventTime(rng.int(120...900)) * CivilTime.second
+            }
+        }
+        return n
+    }
+
+    // MARK: output
+
+    /// The dump as CSV text in call-end order, header first; `write` receives chunks.
+    public func writeDump(_ write: (String) -> Void) {
+        let order = calls.indices.sorted {
+            let a = calls[$0]
+            let b = calls[$1]
+            let ea = a.start + EventTime(a.duration) * CivilTime.second
+            let eb = b.start + EventTime(b.duration) * CivilTime.second
+            return (ea, $0) < (eb, $1)
+        }
+        write("call_id,start_time,caller,callee,duration_s,cell_id,imei,imsi,answered\n")
+        var chunk = ""
+        chunk.reserveCapacity(1 << 16)
+        var fmt = SplitMix64(seed: config.seed ^ 0xF00D)
+        for (k, i) in order.enumerated() {
+            let c = calls[i]
+            chunk += "c\(String(100_000_000 + k).dropFirst()),"
+            chunk += localTime(c.start) + ","
+            chunk += number(c.caller, &fmt) + "," + number(c.callee, &fmt) + ","
+            chunk += String(c.duration) + "," + towers[c.tower].cell.formatted + ","
+            chunk += (c.imei == 0 ? "" : String(c.imei)) + "," + (c.imsi == 0 ? "" : String(c.imsi)) + ","
+            chunk += c.answered ? "1\n" : "0\n"
+            if chunk.utf8.count > 60_000 {
+                write(chunk)
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        if !chunk.isEmpty { write(chunk) }
+    }
+
+    /// Numbers as exports write them: mostly `+52…`, some national ten digits, some `52…`.
+    func number(_ e164: UInt64, _ r: inout SplitMix64) -> String {
+        let x = r.unit()
+        if x < 0.7 { return "+" + String(e164) }
+        if x < 0.9 { return String(e164 - 52 * 10_000_000_000) }
+        return String(e164)
+    }
+
+    /// RFC 3339 with the configured offset, e.g. `2026-01-19T08:15:02-06:00`.
+    public func localTime(_ t: EventTime) -> String {
+        let local = t + EventTime(config.utcOffsetMinutes) * CivilTime.minute
+        let utc = CivilTime.format(local)  // "YYYY-MM-DDTHH:MM:SSZ"
+        let off = abs(config.utcOffsetMinutes)
+        let sign = config.utcOffsetMinutes < 0 ? "-" : "+"
+        let hh = String(off / 60)
+        let mm = String(off % 60)
+        return String(utc.dropLast()) + sign + (hh.count < 2 ? "0" + hh : hh) + ":" + (mm.count < 2 ? "0" + mm : mm)
+    }
+
+    /// The towers as an OpenCellID CSV.
+    public func towersCSV() -> String {
+        var s = "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n"
+        for t in towers {
+            s += "LTE,\(t.cell.mcc),\(t.cell.mnc),\(t.cell.lac),\(t.cell.ci),0,"
+            s += Self.decimal(t.location.lon, 6) + "," + Self.decimal(t.location.lat, 6) + ","
+            s += String(Int(t.rangeM)) + ",50,1,1700000000,1760000000,0\n"
+        }
+        return s
+    }
+
+    static func decimal(_ x: Double, _ places: Int) -> String {
+        var scale: Double = 1
+        for _ in 0..<places { scale *= 10 }
+        let v = Int((abs(x) * scale).rounded())
+        let whole = v / Int(scale)
+        var frac = String(v % Int(scale))
+        while frac.count < places { frac = "0" + frac }
+        return (x < 0 ? "-" : "") + String(whole) + "." + frac
+    }
+
+    /// Number of calls generated.
+    public var callCount: Int { calls.count }
+}

@@ -1,0 +1,274 @@
+import ArgumentParser
+import CeldaCore
+import CeldaIngest
+
+/// `celda analyze`: the main job.
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Analyse CDR dumps and write the alert log.",
+        discussion: """
+            INPUT is a CSV dump (or .gz, or - for standard input) with a header row: call_id, start_time \
+            (RFC 3339 with offset), caller, callee, duration_s, cell_id (MCC-MNC-LAC-CI), and optionally imei, \
+            imsi, answered.
+            """
+    )
+
+    @Argument(help: "CDR dumps: CSV files, gzip files, or - for standard input.")
+    var inputs: [String]
+
+    @Option(help: "Tower file (OpenCellID CSV). Without it calls are unlocated.")
+    var towers: String?
+
+    @Option(help: "Prison list (CSV id,name,lat,lon,radius_m). Default: the built-in Mexico list.")
+    var prisons: String?
+
+    @Option(help: "Alert log to write (JSON Lines; - for standard output).")
+    var alerts: String = "alerts.jsonl"
+
+    @Option(name: .customLong("summary-json"), help: "Also write the run summary as JSON here.")
+    var summaryJSON: String?
+
+    @Option(help: "Write every rejected row here (CSV: file,line,reason,message,raw).")
+    var rejects: String?
+
+    @Option(name: .customLong("max-disorder"), help: "How far out of start-time order rows may arrive.")
+    var maxDisorder: Duration = Duration(micros: 2 * CivilTime.hour)
+
+    @Option(name: .customLong("burst-window"), help: "burst: sliding window length.")
+    var burstWindow: Duration = Duration(micros: BurstConfig().window)
+
+    @Option(name: .customLong("burst-min-calls"), help: "burst: calls within the window before the rule can hold.")
+    var burstMinCalls: Int = BurstConfig().minCalls
+
+    @Option(name: .customLong("burst-min-distinct"), help: "burst: distinct callees within the window.")
+    var burstMinDistinct: Int = BurstConfig().minDistinctCallees
+
+    @Option(name: .customLong("short-call"), help: "burst: calls shorter than this many seconds are short.")
+    var shortCall: Int = BurstConfig().shortCallSeconds
+
+    @Option(help: "No repeat alert for the same entity within this time unless it escalates.")
+    var cooldown: Duration = Duration(micros: BurstConfig().cooldown)
+
+    @Option(name: .customLong("country-code"), help: "Country calling code for national numbers.")
+    var countryCode: UInt64 = 52
+
+    @Flag(name: .customLong("hash-inputs"), help: "Record each input's SHA-256 in the summary.")
+    var hashInputs = false
+
+    @Flag(help: "No summary on standard error.")
+    var quiet = false
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("no input given (a CDR dump path, or - for standard input)") }
+        if burstMinCalls < 2 { throw ValidationError("--burst-min-calls must be at least 2") }
+        if burstMinDistinct < 1 { throw ValidationError("--burst-min-distinct must be at least 1") }
+        if burstWindow.micros < CivilTime.minute { throw ValidationError("--burst-window must be at least 1m") }
+        if shortCall < 1 { throw ValidationError("--short-call must be at least 1 second") }
+        if countryCode < 1 || countryCode > 999 { throw ValidationError("--country-code must be 1 to 999") }
+        if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+    }
+
+    var burstConfig: BurstConfig {
+        var c = BurstConfig()
+        c.window = burstWindow.micros
+        c.minCalls = burstMinCalls
+        c.minDistinctCallees = burstMinDistinct
+        c.shortCallSeconds = shortCall
+        c.cooldown = cooldown.micros
+        return c
+    }
+
+    func run() throws {
+        let started = ProcessInfoLite.now()
+        // Reference data: a problem here is a configuration error (exit 64).
+        let prisonList: [Prison]
+        let prisonText: String
+        do {
+            if let path = prisons {
+                prisonList = try PrisonFile.load(path: path)
+                prisonText = "file:\(path)"
+            } else {
+                prisonList = try PrisonFile.parse(text: DefaultPrisons.csv, path: "built-in prison list")
+                prisonText = "built-in:" + SHA256.hash(DefaultPrisons.csv)
+            }
+        } catch {
+            return fail(configuration: "--prisons \(error)")
+        }
+        if prisonList.isEmpty { return fail(configuration: "--prisons \(prisons ?? "built-in"): the list has no prisons") }
+        var towerLoad = TowerLoad()
+        if let path = towers {
+            do { towerLoad = try TowerFile.load(path: path) } catch { return fail(configuration: "--towers \(error)") }
+        }
+        let sites = SiteTable(towers: towerLoad.towers, prisons: prisonList)
+        let output: OutputFile
+        do { output = try OutputFile(path: alerts) } catch { return fail(configuration: "--alerts \(error)") }
+        let rejectWriter: RejectWriter
+        do { rejectWriter = try RejectWriter(path: rejects) } catch { return fail(configuration: "--rejects \(error)") }
+
+        var engineConfig = EngineConfig()
+        engineConfig.maxDisorder = maxDisorder.micros
+        let detectors: [any Detector] = [BurstDetector(config: burstConfig)]
+        var engine = Engine(detectors: detectors, sites: sites, config: engineConfig)
+        let plan = NumberPlan(countryCode: countryCode, nationalLength: countryCode == 52 ? 10 : 10)
+
+        var readers: [DumpReader] = []
+        var inputErrors: [InputError] = []
+        var rows = RowStats()
+        for (i, path) in inputs.enumerated() {
+            let reader = DumpReader(path: path, inputIndex: i, plan: plan)
+            reader.hashing = hashInputs
+            readers.append(reader)
+            do throws(InputError) {
+                try reader.run(rejects: rejectWriter) { engine.ingest($0) }
+            } catch {
+                inputErrors.append(error)
+                ProcessInfoLite.stderr("celda: \(error)")
+            }
+            rows.add(reader.stats)
+        }
+        var raw = engine.finish()
+        var identities = IdentityTable()
+        for r in readers { identities.merge(r.identities) }
+        let resolver = Resolver(readers: readers, identities: identities)
+        let encoder = AlertEncoder(prisons: prisonList)
+        // Order fixed by the spec: detected_at, detector, entity kind, entity id, id.
+        let keyed = raw.map { a in
+            (a: a, entity: AlertEncoder.entityID(a.entity, resolver: resolver), id: a.id)
+        }
+        raw = []
+        let sorted = keyed.sorted {
+            ($0.a.detectedAt, $0.a.detector, $0.a.entity.kind, $0.entity, $0.id)
+                < ($1.a.detectedAt, $1.a.detector, $1.a.entity.kind, $1.entity, $1.id)
+        }
+        var byDetector: [String: Int] = [:]
+        var byPrison: [String: Int] = [:]
+        var bySeverity: [String: Int] = [:]
+        do {
+            for item in sorted {
+                try output.writeLine(encoder.encode(item.a, resolver: resolver))
+                byDetector[item.a.detector, default: 0] += 1
+                bySeverity[item.a.severity.name, default: 0] += 1
+                if let p = item.a.prison { byPrison[prisonList[p.index].name, default: 0] += 1 }
+            }
+            try output.close()
+            try rejectWriter.close()
+        } catch {
+            return fail(configuration: "\(error)")
+        }
+
+        let seconds = ProcessInfoLite.now() - started
+        var summary = Summary()
+        summary.rows = rows
+        summary.stats = engine.stats
+        summary.alerts = sorted.count
+        summary.byDetector = byDetector
+        summary.byPrison = byPrison
+        summary.bySeverity = bySeverity
+        summary.seconds = seconds
+        summary.peakRSS = ProcessInfoLite.peakRSS()
+        summary.inputs = readers.map { r in
+            Summary.Input(
+                path: r.path, bytes: r.bytes, sha256: r.sha256,
+                error: inputErrors.first(where: { $0.path == r.path })?.message)
+        }
+        summary.configSHA256 = SHA256.hash(configText(prisons: prisonText, towers: towers))
+        summary.towers = sites.towers.count
+        summary.towersRejected = towerLoad.rejected
+        summary.prisonTowers = sites.prisonSiteCount
+        summary.prisons = prisonList.count
+        summary.alertsPath = alerts
+        summary.rejectsShown = rejectWriter.shown
+        summary.towerProblems = towerLoad.problems
+        summary.hasTowerFile = towers != nil
+        if !quiet { ProcessInfoLite.stderr(summary.human()) }
+        if let path = summaryJSON {
+            do {
+                let f = try OutputFile(path: path)
+                try f.write(summary.json())
+                try f.close()
+            } catch {
+                return fail(configuration: "--summary-json \(error)")
+            }
+        }
+        if !inputErrors.isEmpty { throw CeldaExit(code: 1) }
+    }
+
+    /// The effective configuration as canonical text (its SHA-256 goes in the summary).
+    func configText(prisons: String, towers: String?) -> String {
+        let b = burstConfig
+        return """
+            celda=\(Celda.version)
+            max_disorder_us=\(maxDisorder.micros)
+            country_code=\(countryCode)
+            prisons=\(prisons)
+            towers=\(towers ?? "")
+            burst.window_us=\(b.window)
+            burst.min_calls=\(b.minCalls)
+            burst.min_distinct_callees=\(b.minDistinctCallees)
+            burst.min_distinct_share=\(b.minDistinctShare)
+            burst.short_call_s=\(b.shortCallSeconds)
+            burst.min_short_share=\(b.minShortShare)
+            burst.max_answer_ratio=\(b.maxAnswerRatio)
+            burst.min_prison_share=\(b.minPrisonShare)
+            burst.cooldown_us=\(b.cooldown)
+            burst.critical_score=\(b.criticalScore)
+
+            """
+    }
+
+    func fail(configuration message: String) {
+        ProcessInfoLite.stderr("celda: \(message)")
+        Celda.exit(withCode: 64)
+    }
+}
+
+/// Resolves party names and evidence ids for the alert encoder.
+struct Resolver: AlertResolver {
+    let readers: [DumpReader]
+    let identities: IdentityTable
+
+    func name(of party: Party) -> String { identities.name(of: party) }
+
+    func callID(of ref: SourceRef) -> String {
+        guard ref.input < readers.count else { return "?:\(ref.line)" }
+        return readers[ref.input].callID(of: ref)
+    }
+}
+
+/// Writes `--rejects` and keeps the first few messages for the summary.
+final class RejectWriter: RejectSink {
+    let file: OutputFile?
+    var shown: [String] = []
+
+    init(path: String?) throws(InputError) {
+        if let path {
+            file = try OutputFile(path: path)
+            try file!.write("file,line,reason,message,raw\n")
+        } else {
+            file = nil
+        }
+    }
+
+    func reject(path: String, line: Int, reason: RejectReason, raw: UnsafeRawBufferPointer) {
+        if shown.count < 5 { shown.append("\(path):\(line): \(reason.message)") }
+        guard let file else { return }
+        let text = String(decoding: raw, as: UTF8.self)
+        let row = [path, String(line), reason.code, reason.message, text].map(Self.quote).joined(separator: ",") + "\n"
+        try? file.write(row)
+    }
+
+    static func quote(_ s: String) -> String {
+        if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+            return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return s
+    }
+
+    func close() throws(InputError) { try file?.close() }
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import CeldaCore
+import CeldaIngest
+import CeldaSynth
+
+/// `celda synth`: writes a synthetic dump, its towers and its truth.
+struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a realistic synthetic dump with planted rings and look-alikes.",
+        discussion: """
+            Writes DIR/cdr.csv.gz (or cdr.csv with --no-gzip), DIR/towers.csv (OpenCellID layout) and \
+            DIR/truth.json (the planted ring lines and look-alikes). Deterministic per seed.
+            """
+    )
+
+    @Option(help: "Output directory (created if missing).")
+    var out: String
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Approximate number of rows.")
+    var rows: Int = 50_000
+
+    @Option(help: "Number of days covered.")
+    var days: Int = 1
+
+    @Flag(inversion: .prefixedNo, help: "Gzip the dump.")
+    var gzip = true
+
+    func validate() throws {
+        if rows < 1_000 || rows > 1_000_000_000 { throw ValidationError("--rows must be between 1000 and 1000000000") }
+        if days < 1 || days > 366 { throw ValidationError("--days must be between 1 and 366") }
+    }
+
+    func run() throws {
+        let prisons: [Prison]
+        do { prisons = try PrisonFile.parse(text: DefaultPrisons.csv, path: "built-in prison list") } catch {
+            ProcessInfoLite.stderr("celda: \(error)")
+            throw CeldaExit(code: 64)
+        }
+        var config = SynthConfig()
+        config.seed = seed
+        config.rows = rows
+        config.days = days
+        let world = SyntheticWorld(config: config, prisons: prisons)
+        do {
+            try FileSystemLite.makeDirectory(out)
+            let dump = try OutputFile(path: out + (gzip ? "/cdr.csv.gz" : "/cdr.csv"), gzip: gzip)
+            var failure: InputError?
+            world.writeDump { chunk in
+                guard failure == nil else { return }
+                do throws(InputError) { try dump.write(chunk) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            try dump.close()
+            let towers = try OutputFile(path: out + "/towers.csv")
+            try towers.write(world.towersCSV())
+            try towers.close()
+            let truth = try OutputFile(path: out + "/truth.json")
+            try truth.write(world.truth.json(seed: seed, rows: world.callCount))
+            try truth.close()
+        } catch {
+            ProcessInfoLite.stderr("celda: \(error)")
+            throw CeldaExit(code: 1)
+        }
+        ProcessInfoLite.stderr(
+            "celda: wrote \(world.callCount) calls, \(world.towers.count) towers, \(world.truth.ringLines.count) ring lines "
+                + "and \(world.truth.lookalikes.count) look-alikes to \(out)/")
+    }
+}
