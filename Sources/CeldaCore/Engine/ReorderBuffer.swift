@@ -5,8 +5,9 @@ import HeapModule
 /// Dumps are not sorted by start time (switches write a record when a call ends, and dumps are
 /// merged from several switches). Records wait in a min-heap until the watermark
 /// (`max start seen − maxDisorder`) passes them. A record that arrives when the watermark has
-/// already passed its start time is *late*: it is released at once, flagged, and counted, never
-/// dropped.
+/// already passed its start time is *late*: it is counted, and processed, never dropped; if a
+/// later record has already been released it goes out at once with the ``CallRecord/Flags/late``
+/// flag.
 ///
 /// Ties on start time are broken by record content (``CallRecord/precedes(_:_:)``), so the
 /// release order does not depend on arrival order within the allowed disorder.
@@ -35,12 +36,16 @@ public struct ReorderBuffer {
 
     /// Adds a record and appends every record that is now due to `due`, in order.
     public mutating func push(_ record: CallRecord, into due: inout [CallRecord]) {
-        if record.start < released {
-            var r = record
-            r.flags.insert(.late)
+        if record.start < watermark {
+            // Later than the allowed disorder: counted as late. It is still released in order when
+            // nothing after it has gone out yet; otherwise it goes out at once, flagged.
             lateCount += 1
-            due.append(r)
-            return
+            if record.start < released {
+                var r = record
+                r.flags.insert(.late)
+                due.append(r)
+                return
+            }
         }
         if record.start > maxSeen { maxSeen = record.start }
         heap.insert(Item(record: record))
