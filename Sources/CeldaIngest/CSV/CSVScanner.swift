@@ -85,10 +85,9 @@ public struct CSVScanner: Sendable {
                 // Bytes after the closing quote up to the delimiter are kept (lenient).
                 while k < n, buf[k] != d, buf[k] != 0x0A { k += 1 }
                 var end = closed
-                if k > closed + 1 {
-                    end = k
-                    if buf[k - 1] == 0x0D, k == n || buf[k] == 0x0A { end = k - 1 }
-                }
+                var trailingEnd = k
+                if trailingEnd > closed + 1, buf[trailingEnd - 1] == 0x0D, k == n || buf[k] == 0x0A { trailingEnd -= 1 }
+                if trailingEnd > closed + 1 { end = trailingEnd }
                 fields.append(FieldSpan(start: contentStart, end: end, quoted: true))
                 if k >= n {
                     if !eof { return .needMore }

@@ -1,0 +1,277 @@
+import CeldaCore
+import CeldaIngest
+import Foundation
+import Testing
+
+/// A source that hands out an in-memory byte array in random-sized pieces.
+struct PiecewiseSource: ByteSource {
+    let bytes: [UInt8]
+    var pos = 0
+    var rng: SplitMix
+    let maxPiece: Int
+
+    init(_ bytes: [UInt8], seed: UInt64, maxPiece: Int) {
+        self.bytes = bytes
+        self.rng = SplitMix(seed)
+        self.maxPiece = maxPiece
+    }
+
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
+        let n = min(buffer.count, bytes.count - pos, Int(rng.next() % UInt64(maxPiece)) + 1)
+        if n <= 0 { return 0 }
+        bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + pos, byteCount: n) }
+        pos += n
+        return n
+    }
+
+    mutating func close() {}
+}
+
+struct SplitMix {
+    var s: UInt64
+    init(_ seed: UInt64) { s = seed }
+    mutating func next() -> UInt64 {
+        s &+= 0x9E37_79B9_7F4A_7C15
+        var z = s
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Writes random CSV with quotes, doubled quotes, embedded delimiters and newlines, CRLF and LF.
+func randomCSV(rows: Int, seed: UInt64) -> (text: [UInt8], fields: [[String]]) {
+    var rng = SplitMix(seed)
+    var out: [UInt8] = []
+    var expected: [[String]] = []
+    let alphabet = Array("abcXYZ019 +-:.,\"\n".utf8)
+    for _ in 0..<rows {
+        let width = Int(rng.next() % 5) + 1
+        var row: [String] = []
+        for f in 0..<width {
+            let len = Int(rng.next() % 8)
+            let bytes = (0..<len).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            var value = String(decoding: bytes, as: UTF8.self)
+            let needsQuotes = bytes.contains(0x2C) || bytes.contains(0x22) || bytes.contains(0x0A)
+            if !needsQuotes && rng.next() % 4 != 0 {
+                if value.isEmpty && width == 1 { value = "x" }
+                out.append(contentsOf: value.utf8)
+            } else {
+                out.append(0x22)
+                for b in value.utf8 {
+                    out.append(b)
+                    if b == 0x22 { out.append(0x22) }
+                }
+                out.append(0x22)
+            }
+            if f < width - 1 { out.append(0x2C) }
+            row.append(value)
+        }
+        if rng.next() % 2 == 0 { out.append(0x0D) }
+        out.append(0x0A)
+        expected.append(row)
+    }
+    return (out, expected)
+}
+
+func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.text($0, in: row.buffer) } }
+
+@Suite struct CSVScannerTests {
+    @Test func simpleRows() {
+        var s = "a,\"b,c\",\"d\"\"e\"\r\nf,,g\n\"multi\nline\",x"
+        var rows: [[String]] = []
+        s.withUTF8 { utf8 in
+            let buf = UnsafeRawBufferPointer(utf8)
+            var fields: [FieldSpan] = []
+            var pos = 0
+            while pos < buf.count {
+                guard case .row(let next, _) = CSVScanner().scan(buf, from: pos, eof: true, fields: &fields) else { break }
+                rows.append(fields.map { CSVScanner.text($0, in: buf) })
+                pos = next
+            }
+        }
+        #expect(rows == [["a", "b,c", "d\"e"], ["f", "", "g"], ["multi\nline", "x"]])
+    }
+
+    /// Oracle: random RFC 4180 text scanned whole equals the fields written.
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func randomCSVMatchesWhatWasWritten(seed: UInt64) {
+        let (text, expected) = randomCSV(rows: 400, seed: seed)
+        var rows: [[String]] = []
+        text.withUnsafeBytes { buf in
+            var fields: [FieldSpan] = []
+            var pos = 0
+            while pos < buf.count {
+                guard case .row(let next, _) = CSVScanner().scan(buf, from: pos, eof: true, fields: &fields) else {
+                    Issue.record("scan failed at \(pos)")
+                    return
+                }
+                rows.append(fields.map { CSVScanner.text($0, in: buf) })
+                pos = next
+            }
+        }
+        #expect(rows == expected)
+    }
+
+    /// Parser state survives chunk boundaries: any chunking gives the same rows, offsets and lines.
+    @Test(arguments: [1, 2, 3, 7, 64, 1000] as [Int])
+    func streamWithRandomChunksEqualsWholeBuffer(maxPiece: Int) throws {
+        let (text, expected) = randomCSV(rows: 300, seed: UInt64(maxPiece))
+        var source = PiecewiseSource(text, seed: UInt64(maxPiece) &* 31, maxPiece: maxPiece)
+        var rows: [[String]] = []
+        var lines: [Int] = []
+        var offsets: [Int] = []
+        try RowReader(chunkSize: 16).read(stream: &source) { row in
+            rows.append(collect(row))
+            lines.append(row.line)
+            offsets.append(row.offset)
+            return true
+        }
+        #expect(rows == expected)
+        // Line numbers: one more than the newlines before the row.
+        for (i, off) in offsets.enumerated() {
+            let newlines = text[0..<off].filter { $0 == 0x0A }.count
+            #expect(lines[i] == newlines + 1)
+        }
+    }
+
+    @Test func unterminatedQuoteRejectsOneLineAndContinues() throws {
+        let text = Array("h1,h2\na,\"broken\nb,c\nd,e\n".utf8)
+        var source = PiecewiseSource(text, seed: 9, maxPiece: 5)
+        var seen: [(Bool, Int, [String])] = []
+        try RowReader(chunkSize: 8).read(stream: &source) { row in
+            seen.append((row.malformed, row.line, collect(row)))
+            return true
+        }
+        // The quote never closes: the row from line 2 to the end cannot be split. The first
+        // physical line is rejected and reading resumes on line 3.
+        #expect(seen.map(\.0) == [false, true, false, false])
+        #expect(seen.map(\.1) == [1, 2, 3, 4])
+        #expect(seen[2].2 == ["b", "c"])
+    }
+}
+
+@Suite struct DumpReaderTests {
+    static func write(_ text: String, name: String) -> String {
+        let path = NSTemporaryDirectory() + "celda-test-\(UUID().uuidString)-\(name)"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+
+    final class Rejects: RejectSink {
+        var items: [(Int, String)] = []
+        func reject(path: String, line: Int, reason: RejectReason, raw: UnsafeRawBufferPointer) {
+            items.append((line, reason.code))
+        }
+    }
+
+    static let header = "call_id,start_time,caller,callee,duration_s,cell_id,imei,imsi,answered"
+
+    @Test func acceptsGoodRowsAndRejectsBadOnesWithTheirLines() throws {
+        let text = "\u{FEFF}" + Self.header + "\r\n" + """
+            c1,2026-01-20T09:00:00-06:00,+525512345678,5533445566,30,334-020-1-2,359501538688536,334020549093809,1\r
+            c2,2026-01-20T09:01:00-06:00,55 1234 5678,"+52 (33) 4455 6677",0,334-020-1-2,,,0\r
+            c3,2026-01-20 09:02:00,+525512345678,5533445566,0,334-020-1-2,,,\r
+            c4,2026-01-20T09:03:00Z,+5255ABC45678,5533445566,0,334-020-1-2,,,\r
+            c5,2026-01-20T09:04:00Z,+525512345678,5533445566,0,not-a-cell,,,\r
+            c6,2026-01-20T09:05:00Z,+525512345678\r
+            \r
+            "c7",2026-01-20T09:06:00.5Z,+525512345678,5533445566,12.5,,,,\r
+
+            """
+        let path = Self.write(text, name: "dump.csv")
+        let reader = DumpReader(path: path, inputIndex: 0, plan: .mexico)
+        let rejects = Rejects()
+        var records: [CallRecord] = []
+        try reader.run(rejects: rejects) { records.append($0) }
+        #expect(reader.stats.read == 7)
+        #expect(reader.stats.accepted == 3)
+        #expect(reader.stats.rejected == 4)
+        #expect(reader.stats.blankLines == 1)
+        #expect(rejects.items.map(\.0) == [4, 5, 6, 7])
+        #expect(rejects.items.map(\.1) == ["start-time", "caller", "cell-id", "field-count"])
+        #expect(records[0].caller.formatted == "+525512345678")
+        #expect(records[0].callee.formatted == "+525533445566")
+        #expect(records[0].durationMs == 30_000)
+        #expect(records[0].answered)
+        #expect(records[0].imei == 359_501_538_688_536)
+        #expect(records[0].cell == CellID(mcc: 334, mnc: 20, lac: 1, ci: 2))
+        #expect(records[0].start == (try CivilTime.parseRFC3339("2026-01-20T15:00:00Z").get()))
+        #expect(records[1].callee.formatted == "+523344556677")
+        #expect(!records[1].answered)
+        #expect(records[2].durationMs == 12_500)
+        #expect(records[2].answered)  // no answered value: answered because the duration is above zero
+        #expect(records[2].cell.isNone)
+        #expect(reader.callID(of: records[0].source) == "c1")
+        #expect(reader.callID(of: records[2].source) == "c7")
+    }
+
+    @Test func gzipStreamGivesTheSameRecordsAndCallIDs() throws {
+        var text = Self.header + "\n"
+        for i in 0..<2_000 {
+            text += "id-\(i),2026-01-20T09:00:\(String(format: "%02d", i % 60))-06:00,+5255\(10_000_000 + i),5533445566,\(i % 90),334-020-1-\(i),,,\n"
+        }
+        let plain = Self.write(text, name: "d.csv")
+        let gz = plain + ".gz"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "gzip -c '\(plain)' > '\(gz)'"]
+        try p.run()
+        p.waitUntilExit()
+        var a: [CallRecord] = []
+        var b: [CallRecord] = []
+        let ra = DumpReader(path: plain, inputIndex: 0, plan: .mexico)
+        try ra.run(rejects: nil) { a.append($0) }
+        let rb = DumpReader(path: gz, inputIndex: 0, plan: .mexico)
+        try rb.run(rejects: nil) { b.append($0) }
+        #expect(a.count == 2_000)
+        #expect(a.map(\.start) == b.map(\.start))
+        #expect(a.map(\.caller) == b.map(\.caller))
+        #expect(a.map(\.source.line) == b.map(\.source.line))
+        #expect(rb.callID(of: b[1234].source) == "id-1234")
+        #expect(ra.callID(of: a[1234].source) == "id-1234")
+
+        // Cut the gzip file short: the rows before the cut arrive, then a truncation error.
+        let data = try Data(contentsOf: URL(fileURLWithPath: gz))
+        let cut = gz + ".cut.gz"
+        _ = FileManager.default.createFile(atPath: cut, contents: data.prefix(data.count / 2))
+        var c: [CallRecord] = []
+        let rc = DumpReader(path: cut, inputIndex: 0, plan: .mexico)
+        #expect(throws: InputError.self) { try rc.run(rejects: nil) { c.append($0) } }
+        #expect(c.count > 100 && c.count < 2_000)
+        #expect(c.map(\.caller) == Array(a.prefix(c.count)).map(\.caller))
+    }
+
+    @Test func headerWithoutRequiredColumnsNamesThem() throws {
+        let path = Self.write("id,when,who\n1,2,3\n", name: "bad.csv")
+        let reader = DumpReader(path: path, inputIndex: 0, plan: .mexico)
+        do {
+            try reader.run(rejects: nil) { _ in }
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == .badHeader)
+            #expect(error.message.contains("start_time"))
+            #expect(error.message.contains("caller"))
+        }
+    }
+
+    @Test func missingFileIsNotFound() {
+        let reader = DumpReader(path: "/nonexistent/dump.csv", inputIndex: 0, plan: .mexico)
+        #expect(throws: InputError(.notFound, path: "/nonexistent/dump.csv", "no such file")) {
+            try reader.run(rejects: nil) { _ in }
+        }
+    }
+
+    @Test func packetCaptureIsRecognisedByMagic() throws {
+        let path = Self.write("\u{D4}\u{C3}\u{B2}\u{A1}", name: "x.csv")
+        // Write the real little-endian pcap magic bytes.
+        _ = FileManager.default.createFile(atPath: path, contents: Data([0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0]))
+        let reader = DumpReader(path: path, inputIndex: 0, plan: .mexico)
+        do {
+            try reader.run(rejects: nil) { _ in }
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == .unsupported)
+        }
+    }
+}
