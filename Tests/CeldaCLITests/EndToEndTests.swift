@@ -1,0 +1,233 @@
+import Foundation
+import Testing
+
+/// Runs the built `celda` binary.
+enum CLI {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static var binary: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("celda")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return root.appendingPathComponent(".build/debug/celda")
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ args: [String], stdin: Data? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        p.currentDirectoryURL = root
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        let input = Pipe()
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func tempDir() -> String {
+        let dir = NSTemporaryDirectory() + "celda-e2e-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    static func json(_ line: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+}
+
+@Suite(.serialized) struct EndToEndTests {
+    static let sample = "Samples/cdr/sample.csv.gz"
+    static let towers = "Samples/towers/sample-towers.csv"
+
+    @Test func sampleRunFlagsThePlantedRingsAndNoLookalike() throws {
+        let dir = CLI.tempDir()
+        let r = try CLI.run([
+            "analyze", Self.sample, "--towers", Self.towers, "--alerts", dir + "/alerts.jsonl", "--summary-json",
+            dir + "/summary.json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("written to \(dir)/alerts.jsonl"))
+        let truth = try CLI.json(try String(contentsOfFile: CLI.root.appendingPathComponent("Samples/cdr/sample-truth.json").path, encoding: .utf8))
+        let ringLines = Set((truth["ring_lines"] as? [[String: Any]] ?? []).compactMap { $0["line"] as? String })
+        let lookalikes = Set((truth["lookalike_lines"] as? [[String: Any]] ?? []).compactMap { $0["line"] as? String })
+        #expect(ringLines.count >= 8)
+        #expect(lookalikes.count >= 8)
+        let alerts = try CLI.lines(dir + "/alerts.jsonl").map(CLI.json)
+        var flagged = Set<String>()
+        var all = Set<String>()
+        for a in alerts {
+            let entity = try #require(a["entity"] as? [String: Any])
+            let id = try #require(entity["id"] as? String)
+            all.insert(id)
+            if ["high", "critical"].contains(a["severity"] as? String) {
+                flagged.insert(id)
+                #expect(a["prison"] is [String: Any], "a high alert names its prison")
+            }
+        }
+        #expect(ringLines.subtracting(flagged).isEmpty, "missed ring lines: \(ringLines.subtracting(flagged))")
+        #expect(flagged.subtracting(ringLines).isEmpty, "flagged non-ring lines: \(flagged.subtracting(ringLines))")
+        #expect(lookalikes.intersection(all).isEmpty, "look-alikes flagged: \(lookalikes.intersection(all))")
+
+        let summary = try CLI.json(try String(contentsOfFile: dir + "/summary.json", encoding: .utf8))
+        for key in [
+            "rows_read", "rows_accepted", "rows_rejected", "rows_skipped", "rows_duplicate", "records_late",
+            "records_unlocated", "alerts", "alerts_by_detector", "alerts_by_prison", "seconds", "rows_per_second",
+            "peak_rss_bytes", "timezone", "version", "config_sha256", "inputs",
+        ] {
+            #expect(summary[key] != nil, "summary lacks \(key)")
+        }
+        #expect(summary["rows_read"] as? Int == 50_000)
+        #expect(summary["alerts"] as? Int == alerts.count)
+        #expect((summary["config_sha256"] as? String)?.count == 64)
+    }
+
+    @Test func realRunValidatesAgainstTheSchema() throws {
+        let schemaURL = CLI.root.deletingLastPathComponent().appendingPathComponent("shared/spec/alert.v1.schema.json")
+        let validator = try JSONSchemaValidator(schemaData: try Data(contentsOf: schemaURL))
+        let dir = CLI.tempDir()
+        // Include unlinked bursts (no tower file) so medium/low alerts are validated as well.
+        for towers in [[] as [String], ["--towers", Self.towers]] {
+            let r = try CLI.run(["analyze", Self.sample, "--alerts", dir + "/a.jsonl", "--quiet"] + towers)
+            #expect(r.status == 0)
+            let lines = try CLI.lines(dir + "/a.jsonl")
+            #expect(!lines.isEmpty)
+            for line in lines { #expect(validator.validate(jsonLine: line) == [], "\(line)") }
+            // Sorted by detected_at, then detector, entity kind, entity id, id.
+            let keys = try lines.map(CLI.json).map { a -> String in
+                let e = a["entity"] as! [String: Any]
+                return "\(a["detected_at"]!)|\(a["detector"]!)|\(e["kind"]!)|\(e["id"]!)|\(a["id"]!)"
+            }
+            #expect(keys == keys.sorted())
+        }
+    }
+
+    @Test func callEndOrderSortedOrderAndStdinGiveTheSameLog() throws {
+        let dir = CLI.tempDir()
+        let synth = try CLI.run(["synth", "--out", dir, "--seed", "11", "--rows", "20000", "--no-gzip"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        let rows = try CLI.lines(dir + "/cdr.csv")
+        let header = rows[0]
+        // Rows sorted by start time (column 2) instead of call end.
+        let sorted = rows.dropFirst().sorted { $0.split(separator: ",")[1] < $1.split(separator: ",")[1] }
+        try ([header] + sorted).joined(separator: "\n").appending("\n").write(toFile: dir + "/sorted.csv", atomically: true, encoding: .utf8)
+        let a = try CLI.run(["analyze", dir + "/cdr.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/a.jsonl"])
+        let b = try CLI.run(["analyze", dir + "/sorted.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/b.jsonl"])
+        let c = try CLI.run(
+            ["analyze", "-", "--towers", dir + "/towers.csv", "--alerts", dir + "/c.jsonl"],
+            stdin: try Data(contentsOf: URL(fileURLWithPath: dir + "/cdr.csv")))
+        #expect([a.status, b.status, c.status] == [0, 0, 0])
+        let la = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.jsonl"))
+        #expect(!la.isEmpty)
+        #expect(la == (try Data(contentsOf: URL(fileURLWithPath: dir + "/b.jsonl"))))
+        #expect(la == (try Data(contentsOf: URL(fileURLWithPath: dir + "/c.jsonl"))))
+        #expect(a.stderr.contains(" 0 late"))
+    }
+
+    @Test func missingInputExitsOneAndStillWritesTheAlertsOfTheOthers() throws {
+        let dir = CLI.tempDir()
+        let r = try CLI.run(["analyze", Self.sample, dir + "/nope.csv", "--towers", Self.towers, "--alerts", dir + "/a.jsonl", "--summary-json", dir + "/s.json"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("\(dir)/nope.csv: no such file"))
+        #expect(try CLI.lines(dir + "/a.jsonl").count > 5)
+        let s = try CLI.json(try String(contentsOfFile: dir + "/s.json", encoding: .utf8))
+        let inputs = try #require(s["inputs"] as? [[String: Any]])
+        #expect(inputs.count == 2)
+        #expect(inputs[1]["error"] as? String == "no such file")
+    }
+
+    @Test func truncatedGzipExitsOneNamingTheFileAndKeepsWhatWasRead() throws {
+        let dir = CLI.tempDir()
+        let data = try Data(contentsOf: CLI.root.appendingPathComponent(Self.sample))
+        try data.prefix(data.count * 3 / 4).write(to: URL(fileURLWithPath: dir + "/cut.csv.gz"))
+        let r = try CLI.run(["analyze", dir + "/cut.csv.gz", "--towers", Self.towers, "--alerts", dir + "/a.jsonl", "--summary-json", dir + "/s.json"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("cut.csv.gz: gzip stream cut short"))
+        let s = try CLI.json(try String(contentsOfFile: dir + "/s.json", encoding: .utf8))
+        let read = try #require(s["rows_read"] as? Int)
+        #expect(read > 10_000 && read < 50_000)
+        #expect(try CLI.lines(dir + "/a.jsonl").count > 0)
+    }
+
+    @Test func rejectedRowsAreCountedListedAndNotFatal() throws {
+        let dir = CLI.tempDir()
+        let text = """
+            call_id,start_time,caller,callee,duration_s,cell_id,imei,imsi,answered
+            a1,2026-01-20T09:00:00-06:00,5512345678,5533445566,30,334-020-1-2,,,1
+            a2,yesterday,5512345678,5533445566,30,334-020-1-2,,,1
+            a3,2026-01-20T09:00:00-06:00,55ABC45678,5533445566,30,334-020-1-2,,,1
+
+            """
+        try text.write(toFile: dir + "/d.csv", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["analyze", dir + "/d.csv", "--alerts", dir + "/a.jsonl", "--rejects", dir + "/rej.csv", "--summary-json", dir + "/s.json"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("d.csv:3: start_time is not an RFC 3339 timestamp"))
+        #expect(r.stderr.contains("--towers"))
+        let rejects = try CLI.lines(dir + "/rej.csv")
+        #expect(rejects.count == 3)
+        #expect(rejects[1].hasPrefix(dir + "/d.csv,3,start-time,"))
+        #expect(rejects[1].hasSuffix("a2,yesterday,5512345678,5533445566,30,334-020-1-2,,,1\""))
+        #expect(rejects[2].contains(",4,caller,"))
+        let s = try CLI.json(try String(contentsOfFile: dir + "/s.json", encoding: .utf8))
+        #expect(s["rows_read"] as? Int == 3)
+        #expect(s["rows_accepted"] as? Int == 1)
+        #expect(s["rows_rejected"] as? Int == 2)
+        #expect(s["records_unlocated"] as? Int == 1)
+    }
+
+    @Test(arguments: [
+        (["analyze", "x.csv", "--bogus"], "bogus"),
+        (["analyze"], "input"),
+        (["analyze", "x.csv", "--max-disorder", "soon"], "max-disorder"),
+        (["analyze", "x.csv", "--burst-min-calls", "1"], "burst-min-calls"),
+        (["analyze", "Samples/cdr/sample.csv.gz", "--towers", "/nonexistent/towers.csv"], "/nonexistent/towers.csv"),
+        (["analyze", "Samples/cdr/sample.csv.gz", "--prisons", "/nonexistent/prisons.csv"], "/nonexistent/prisons.csv"),
+        (["analyze", "Samples/cdr/sample.csv.gz", "--prisons", "Samples/towers/sample-towers.csv"], "not a prison list"),
+        (["analyze", "Samples/cdr/sample.csv.gz", "--alerts", "/nonexistent/dir/a.jsonl"], "--alerts"),
+        (["synth"], "out"),
+    ])
+    func usageAndConfigurationErrorsAreOneLineAndExit64(args: [String], mentions: String) throws {
+        let r = try CLI.run(args)
+        #expect(r.status == 64)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains(mentions), "\(r.stderr)")
+        #expect(!r.stderr.contains("Fatal error"))
+    }
+
+    @Test func helpAndVersionExitZero() throws {
+        let help = try CLI.run(["analyze", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--towers"))
+        let version = try CLI.run(["--version"])
+        #expect(version.status == 0)
+        #expect(!version.stdout.isEmpty)
+    }
+
+    @Test func synthIsDeterministicPerSeed() throws {
+        let a = CLI.tempDir()
+        let b = CLI.tempDir()
+        #expect(try CLI.run(["synth", "--out", a, "--seed", "5", "--rows", "5000"]).status == 0)
+        #expect(try CLI.run(["synth", "--out", b, "--seed", "5", "--rows", "5000"]).status == 0)
+        for f in ["cdr.csv.gz", "towers.csv", "truth.json"] {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: a + "/" + f)) == (try Data(contentsOf: URL(fileURLWithPath: b + "/" + f))))
+        }
+    }
+}
