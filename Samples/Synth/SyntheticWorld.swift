@@ -122,7 +122,8 @@ public struct SyntheticWorld {
         let loc = offset(p, metres: rng.unit() * metres)
         nextCI += UInt64(rng.int(1...40))
         let enb = nextCI
-        let cell = CellID(mcc: 334, mnc: 20, lac: UInt32(rng.int(1000...39_999)), ci: enb * 256 + UInt64(rng.int(1...3)))
+        let cell = CellID(
+            mcc: 334, mnc: 20, lac: UInt32(rng.int(1000...39_999)), ci: enb * 256 + UInt64(rng.int(1...3)))
         towers.append(Tower(cell: cell, location: loc, rangeM: (range * 10).rounded() / 10))
         return towers.count - 1
     }
@@ -131,7 +132,8 @@ public struct SyntheticWorld {
         for (i, p) in prisons.enumerated() {
             var list: [Int] = []
             for _ in 0..<3 {
-                list.append(addTower(near: p.location, within: min(p.radiusM * 0.6, 500), range: Double(rng.int(900...1600))))
+                list.append(
+                    addTower(near: p.location, within: min(p.radiusM * 0.6, 500), range: Double(rng.int(900...1600))))
             }
             prisonTowers[i] = list
         }
@@ -191,7 +193,8 @@ public struct SyntheticWorld {
     // MARK: time
 
     var dayStart: EventTime {
-        let d = CivilTime.daysFromCivil(year: config.startDay.year, month: config.startDay.month, day: config.startDay.day)
+        let d = CivilTime.daysFromCivil(
+            year: config.startDay.year, month: config.startDay.month, day: config.startDay.day)
         return (Int64(d) * 86_400 - Int64(config.utcOffsetMinutes) * 60) * CivilTime.second
     }
 
@@ -234,7 +237,8 @@ public struct SyntheticWorld {
                 home = cityTowers[rng.int(0...(cityTowers.count - 1))]
             }
             let weight = min(30, 1 + 1 / max(0.02, Double.pow(rng.unit(), 1 / 1.6)) - 1)
-            subs.append(Sub(number: newNumber(), imei: newIMEI(), imsi: newIMSI(), home: home, weight: weight, contacts: []))
+            subs.append(
+                Sub(number: newNumber(), imei: newIMEI(), imsi: newIMSI(), home: home, weight: weight, contacts: []))
         }
         for i in subs.indices {
             var c: [UInt64] = []
@@ -296,7 +300,9 @@ public struct SyntheticWorld {
             let duration = answered ? min(3600, max(3, Int(rng.logNormal(median: 75, sigma: 0.9)))) : 0
             let tower = rng.chance(0.8) ? s.home : cityTowers[rng.int(0...(cityTowers.count - 1))]
             calls.append(
-                Call(start: start, duration: duration, caller: s.number, callee: callee, tower: tower, imei: s.imei, imsi: s.imsi,
+                Call(
+                    start: start, duration: duration, caller: s.number, callee: callee, tower: tower, imei: s.imei,
+                    imsi: s.imsi,
                     answered: answered))
         }
     }
@@ -324,8 +330,11 @@ public struct SyntheticWorld {
         while t < end {
             let answered = rng.chance(0.75)
             let duration = answered ? max(45, Int(rng.logNormal(median: 200, sigma: 0.5))) : 0
-            calls.append(Call(start: t, duration: duration, caller: line, callee: newNumber(), tower: tower, imei: imei, imsi: newIMSI(),
-                answered: answered))
+            calls.append(
+                Call(
+                    start: t, duration: duration, caller: line, callee: newNumber(), tower: tower, imei: imei,
+                    imsi: newIMSI(),
+                    answered: answered))
             n += 1
             t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
         }
@@ -344,8 +353,11 @@ public struct SyntheticWorld {
         let rate = Double(rng.int(30...60))
         while t < end {
             let answered = rng.chance(0.9)
-            calls.append(Call(start: t, duration: answered ? rng.int(10...50) : 0, caller: line,
-                callee: drivers[rng.int(0...(drivers.count - 1))], tower: tower, imei: imei, imsi: 0, answered: answered))
+            calls.append(
+                Call(
+                    start: t, duration: answered ? rng.int(10...50) : 0, caller: line,
+                    callee: drivers[rng.int(0...(drivers.count - 1))], tower: tower, imei: imei, imsi: 0,
+                    answered: answered))
             n += 1
             t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
         }
@@ -364,9 +376,12 @@ public struct SyntheticWorld {
             for _ in 0..<rng.int(50...90) {
                 let start = base + EventTime(diurnalSecond()) * CivilTime.second
                 let answered = rng.chance(0.85)
-                calls.append(Call(start: start, duration: answered ? max(5, Int(rng.logNormal(median: 60, sigma: 0.8))) : 0,
-                    caller: line, callee: contacts[rng.int(0...(contacts.count - 1))], tower: list[k % list.count], imei: 0,
-                    imsi: 0, answered: answered))
+                calls.append(
+                    Call(
+                        start: start, duration: answered ? max(5, Int(rng.logNormal(median: 60, sigma: 0.8))) : 0,
+                        caller: line, callee: contacts[rng.int(0...(contacts.count - 1))], tower: list[k % list.count],
+                        imei: 0,
+                        imsi: 0, answered: answered))
                 n += 1
             }
         }
@@ -399,8 +414,10 @@ public struct SyntheticWorld {
                     }
                     let answered = rng.chance(0.3)
                     let duration = !answered ? 0 : rng.chance(0.6) ? rng.int(5...50) : rng.int(180...240)
-                    calls.append(Call(start: t, duration: duration, caller: sim, callee: callee, tower: tower, imei: imei,
-                        imsi: newIMSI(), answered: answered))
+                    calls.append(
+                        Call(
+                            start: t, duration: duration, caller: sim, callee: callee, tower: tower, imei: imei,
+                            imsi: newIMSI(), answered: answered))
                     n += 1
                     t += EventTime(duration + rng.int(25...140) + (answered ? 0 : 20)) * CivilTime.second
                 }

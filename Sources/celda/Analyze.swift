@@ -94,7 +94,9 @@ struct Analyze: ParsableCommand {
         } catch {
             return fail(configuration: "--prisons \(error)")
         }
-        if prisonList.isEmpty { return fail(configuration: "--prisons \(prisons ?? "built-in"): the list has no prisons") }
+        if prisonList.isEmpty {
+            return fail(configuration: "--prisons \(prisons ?? "built-in"): the list has no prisons")
+        }
         var towerLoad = TowerLoad()
         if let path = towers {
             do { towerLoad = try TowerFile.load(path: path) } catch { return fail(configuration: "--towers \(error)") }

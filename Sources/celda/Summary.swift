@@ -137,7 +137,8 @@ struct Summary {
                 + "(\(g(Int(rowsPerSecond))) rows/s, peak memory \(peakRSS / (1 << 20)) MiB)")
         lines.append(
             "celda: \(g(towers)) towers (\(g(prisonTowers)) reach one of \(prisons) prisons); "
-                + "\(g(stats.prisonLinked)) calls on prison towers, \(g(stats.unlocated)) unlocated, \(g(stats.late)) late")
+                + "\(g(stats.prisonLinked)) calls on prison towers, \(g(stats.unlocated)) unlocated, \(g(stats.late)) late"
+        )
         if stats.unlocated > 0 && !hasTowerFile {
             lines.append("celda: no tower file given: pass --towers FILE (OpenCellID CSV) to place calls near prisons")
         }
@@ -148,7 +149,8 @@ struct Summary {
         let sev = Severity.allCases.reversed().compactMap { s in bySeverity[s.name].map { "\($0) \(s.name)" } }
             .joined(separator: ", ")
         lines.append(
-            "celda: \(g(alerts)) alert\(alerts == 1 ? "" : "s")\(alerts > 0 ? " (\(det); \(sev))" : "") written to \(alertsPath)")
+            "celda: \(g(alerts)) alert\(alerts == 1 ? "" : "s")\(alerts > 0 ? " (\(det); \(sev))" : "") written to \(alertsPath)"
+        )
         for (name, n) in byPrison.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) {
             lines.append("celda:   \(n) tied to \(name)")
         }

@@ -7,7 +7,8 @@ enum CLI {
         .deletingLastPathComponent()
 
     static var binary: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("celda")
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "celda")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
         return root.appendingPathComponent(".build/debug/celda")
     }
@@ -35,7 +36,9 @@ enum CLI {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Result(
+            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
 
     static func tempDir() -> String {
@@ -65,7 +68,9 @@ enum CLI {
         ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("written to \(dir)/alerts.jsonl"))
-        let truth = try CLI.json(try String(contentsOfFile: CLI.root.appendingPathComponent("Samples/cdr/sample-truth.json").path, encoding: .utf8))
+        let truth = try CLI.json(
+            try String(
+                contentsOfFile: CLI.root.appendingPathComponent("Samples/cdr/sample-truth.json").path, encoding: .utf8))
         let ringLines = Set((truth["ring_lines"] as? [[String: Any]] ?? []).compactMap { $0["line"] as? String })
         let lookalikes = Set((truth["lookalike_lines"] as? [[String: Any]] ?? []).compactMap { $0["line"] as? String })
         #expect(ringLines.count >= 8)
@@ -127,9 +132,14 @@ enum CLI {
         let header = rows[0]
         // Rows sorted by start time (column 2) instead of call end.
         let sorted = rows.dropFirst().sorted { $0.split(separator: ",")[1] < $1.split(separator: ",")[1] }
-        try ([header] + sorted).joined(separator: "\n").appending("\n").write(toFile: dir + "/sorted.csv", atomically: true, encoding: .utf8)
-        let a = try CLI.run(["analyze", dir + "/cdr.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/a.jsonl"])
-        let b = try CLI.run(["analyze", dir + "/sorted.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/b.jsonl"])
+        try ([header] + sorted).joined(separator: "\n").appending("\n").write(
+            toFile: dir + "/sorted.csv", atomically: true, encoding: .utf8)
+        let a = try CLI.run([
+            "analyze", dir + "/cdr.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/a.jsonl",
+        ])
+        let b = try CLI.run([
+            "analyze", dir + "/sorted.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/b.jsonl",
+        ])
         let c = try CLI.run(
             ["analyze", "-", "--towers", dir + "/towers.csv", "--alerts", dir + "/c.jsonl"],
             stdin: try Data(contentsOf: URL(fileURLWithPath: dir + "/cdr.csv")))
@@ -143,7 +153,10 @@ enum CLI {
 
     @Test func missingInputExitsOneAndStillWritesTheAlertsOfTheOthers() throws {
         let dir = CLI.tempDir()
-        let r = try CLI.run(["analyze", Self.sample, dir + "/nope.csv", "--towers", Self.towers, "--alerts", dir + "/a.jsonl", "--summary-json", dir + "/s.json"])
+        let r = try CLI.run([
+            "analyze", Self.sample, dir + "/nope.csv", "--towers", Self.towers, "--alerts", dir + "/a.jsonl",
+            "--summary-json", dir + "/s.json",
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("\(dir)/nope.csv: no such file"))
         #expect(try CLI.lines(dir + "/a.jsonl").count > 5)
@@ -157,7 +170,10 @@ enum CLI {
         let dir = CLI.tempDir()
         let data = try Data(contentsOf: CLI.root.appendingPathComponent(Self.sample))
         try data.prefix(data.count * 3 / 4).write(to: URL(fileURLWithPath: dir + "/cut.csv.gz"))
-        let r = try CLI.run(["analyze", dir + "/cut.csv.gz", "--towers", Self.towers, "--alerts", dir + "/a.jsonl", "--summary-json", dir + "/s.json"])
+        let r = try CLI.run([
+            "analyze", dir + "/cut.csv.gz", "--towers", Self.towers, "--alerts", dir + "/a.jsonl", "--summary-json",
+            dir + "/s.json",
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("cut.csv.gz: gzip stream cut short"))
         let s = try CLI.json(try String(contentsOfFile: dir + "/s.json", encoding: .utf8))
@@ -176,7 +192,10 @@ enum CLI {
 
             """
         try text.write(toFile: dir + "/d.csv", atomically: true, encoding: .utf8)
-        let r = try CLI.run(["analyze", dir + "/d.csv", "--alerts", dir + "/a.jsonl", "--rejects", dir + "/rej.csv", "--summary-json", dir + "/s.json"])
+        let r = try CLI.run([
+            "analyze", dir + "/d.csv", "--alerts", dir + "/a.jsonl", "--rejects", dir + "/rej.csv", "--summary-json",
+            dir + "/s.json",
+        ])
         #expect(r.status == 0)
         #expect(r.stderr.contains("d.csv:3: start_time is not an RFC 3339 timestamp"))
         #expect(r.stderr.contains("--towers"))
@@ -198,8 +217,14 @@ enum CLI {
         (["analyze", "x.csv", "--max-disorder", "soon"], "max-disorder"),
         (["analyze", "x.csv", "--burst-min-calls", "1"], "burst-min-calls"),
         (["analyze", "Samples/cdr/sample.csv.gz", "--towers", "/nonexistent/towers.csv"], "/nonexistent/towers.csv"),
-        (["analyze", "Samples/cdr/sample.csv.gz", "--prisons", "/nonexistent/prisons.csv"], "/nonexistent/prisons.csv"),
-        (["analyze", "Samples/cdr/sample.csv.gz", "--prisons", "Samples/towers/sample-towers.csv"], "not a prison list"),
+        (
+            ["analyze", "Samples/cdr/sample.csv.gz", "--prisons", "/nonexistent/prisons.csv"],
+            "/nonexistent/prisons.csv"
+        ),
+        (
+            ["analyze", "Samples/cdr/sample.csv.gz", "--prisons", "Samples/towers/sample-towers.csv"],
+            "not a prison list"
+        ),
         (["analyze", "Samples/cdr/sample.csv.gz", "--alerts", "/nonexistent/dir/a.jsonl"], "--alerts"),
         (["synth"], "out"),
     ])
@@ -227,7 +252,9 @@ enum CLI {
         #expect(try CLI.run(["synth", "--out", a, "--seed", "5", "--rows", "5000"]).status == 0)
         #expect(try CLI.run(["synth", "--out", b, "--seed", "5", "--rows", "5000"]).status == 0)
         for f in ["cdr.csv.gz", "towers.csv", "truth.json"] {
-            #expect(try Data(contentsOf: URL(fileURLWithPath: a + "/" + f)) == (try Data(contentsOf: URL(fileURLWithPath: b + "/" + f))))
+            #expect(
+                try Data(contentsOf: URL(fileURLWithPath: a + "/" + f))
+                    == (try Data(contentsOf: URL(fileURLWithPath: b + "/" + f))))
         }
     }
 }

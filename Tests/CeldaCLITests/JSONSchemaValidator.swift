@@ -153,7 +153,9 @@ struct JSONSchemaValidator: Sendable {
 
         case .object(let members):
             for name in rules.required where members[name] == nil {
-                fail("missing required property \(JSONValue.string(name).rendered)", at: "\(pointer)/\(Self.escape(name))")
+                fail(
+                    "missing required property \(JSONValue.string(name).rendered)",
+                    at: "\(pointer)/\(Self.escape(name))")
             }
             for name in members.keys.sorted() {
                 guard let member = members[name] else { continue }
@@ -162,7 +164,9 @@ struct JSONSchemaValidator: Sendable {
                     check(member, against: propertySchema, at: location, depth: depth + 1, into: &violations)
                 } else if let additional = rules.additionalProperties {
                     if case .always(false) = additional {
-                        fail("property \(JSONValue.string(name).rendered) is not allowed (additionalProperties is false)", at: location)
+                        fail(
+                            "property \(JSONValue.string(name).rendered) is not allowed (additionalProperties is false)",
+                            at: location)
                     } else {
                         check(member, against: additional, at: location, depth: depth + 1, into: &violations)
                     }
@@ -186,7 +190,9 @@ struct JSONSchemaValidator: Sendable {
                 }
             }
             if matching.isEmpty {
-                fail("matches none of the \(alternatives.count) oneOf alternatives: " + failures.joined(separator: " | "))
+                fail(
+                    "matches none of the \(alternatives.count) oneOf alternatives: " + failures.joined(separator: " | ")
+                )
             } else if matching.count > 1 {
                 let indices = matching.map(String.init).joined(separator: ", ")
                 fail("matches \(matching.count) oneOf alternatives (\(indices)); exactly one must match")
@@ -205,7 +211,9 @@ struct JSONSchemaValidator: Sendable {
                 failures.append("[\(index)] " + branch.joined(separator: "; "))
             }
             if !matched {
-                fail("matches none of the \(alternatives.count) anyOf alternatives: " + failures.joined(separator: " | "))
+                fail(
+                    "matches none of the \(alternatives.count) anyOf alternatives: " + failures.joined(separator: " | ")
+                )
             }
         }
     }
@@ -598,7 +606,9 @@ private struct SchemaCompiler {
                 }
             case "items":
                 if case .array = value {
-                    throw SchemaError(pointer: at, message: "items must be a single schema in draft 2020-12 (an array form is prefixItems)")
+                    throw SchemaError(
+                        pointer: at,
+                        message: "items must be a single schema in draft 2020-12 (an array form is prefixItems)")
                 }
                 rules.items = try compile(value, at: at)
             case "required":
@@ -617,7 +627,8 @@ private struct SchemaCompiler {
                 }
                 for name in schemas.keys.sorted() {
                     guard let propertySchema = schemas[name] else { continue }
-                    rules.properties[name] = try compile(propertySchema, at: "\(at)/\(JSONSchemaValidator.escape(name))")
+                    rules.properties[name] = try compile(
+                        propertySchema, at: "\(at)/\(JSONSchemaValidator.escape(name))")
                 }
             case "additionalProperties":
                 rules.additionalProperties = try compile(value, at: at)
@@ -642,7 +653,8 @@ private struct SchemaCompiler {
 
     private mutating func request(_ reference: String, at pointer: String) throws(SchemaError) {
         guard reference.hasPrefix("#") else {
-            throw SchemaError(pointer: pointer, message: "only local references (#/...) are supported, got \(reference)")
+            throw SchemaError(
+                pointer: pointer, message: "only local references (#/...) are supported, got \(reference)")
         }
         if requested.insert(reference).inserted {
             pending.append((reference, pointer))
@@ -657,7 +669,8 @@ private struct SchemaCompiler {
         }
         if decoded.isEmpty { return rootDocument }
         guard decoded.hasPrefix("/") else {
-            throw SchemaError(pointer: pointer, message: "$ref \(reference) is an anchor; only JSON pointers are supported")
+            throw SchemaError(
+                pointer: pointer, message: "$ref \(reference) is an anchor; only JSON pointers are supported")
         }
         var current = rootDocument
         for rawToken in decoded.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
@@ -665,22 +678,27 @@ private struct SchemaCompiler {
             switch current {
             case .object(let members):
                 guard let next = members[token] else {
-                    throw SchemaError(pointer: pointer, message: "$ref \(reference) does not resolve: no member \(token)")
+                    throw SchemaError(
+                        pointer: pointer, message: "$ref \(reference) does not resolve: no member \(token)")
                 }
                 current = next
             case .array(let elements):
                 guard let index = Int(token), elements.indices.contains(index) else {
-                    throw SchemaError(pointer: pointer, message: "$ref \(reference) does not resolve: no element \(token)")
+                    throw SchemaError(
+                        pointer: pointer, message: "$ref \(reference) does not resolve: no element \(token)")
                 }
                 current = elements[index]
             default:
-                throw SchemaError(pointer: pointer, message: "$ref \(reference) does not resolve: \(token) is inside a scalar")
+                throw SchemaError(
+                    pointer: pointer, message: "$ref \(reference) does not resolve: \(token) is inside a scalar")
             }
         }
         return current
     }
 
-    private mutating func alternatives(_ value: JSONValue, keyword: String, at pointer: String) throws(SchemaError) -> [SchemaNode] {
+    private mutating func alternatives(
+        _ value: JSONValue, keyword: String, at pointer: String
+    ) throws(SchemaError) -> [SchemaNode] {
         guard case .array(let schemas) = value, !schemas.isEmpty else {
             throw SchemaError(pointer: pointer, message: "\(keyword) must be a non-empty array of schemas")
         }

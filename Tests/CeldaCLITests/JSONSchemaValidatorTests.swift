@@ -11,7 +11,8 @@ private let specFolder = URL(fileURLWithPath: #filePath)
     .appendingPathComponent("shared/spec", isDirectory: true)
 
 /// The example alert of `alerts.md`, written as the one line it is in an alert log.
-private let exampleLine = #"{"schema":"celda.alert.v1","id":"b1f0c2a9d3e4f5a6","detector":"burst","severity":"high","score":0.93,"entity":{"kind":"line","id":"+525512345678"},"window":{"start":"2026-01-20T15:00:00Z","end":"2026-01-20T16:00:00Z"},"detected_at":"2026-01-20T15:41:12Z","prison":{"id":"cefereso-01-altiplano","name":"CEFERESO No. 1 Altiplano","distance_m":412},"towers":["334-020-1234-56789"],"metrics":{"calls":47,"distinct_callees":45,"short_call_share":0.89,"answer_ratio":0.31},"reasons":["47 calls to 45 different numbers within 60 minutes","89% of calls shorter than 60 s","calls originate 412 m from CEFERESO 1 Altiplano"],"evidence":{"call_ids":["c000123","c000129"],"total":47},"related":[]}"#
+private let exampleLine =
+    #"{"schema":"celda.alert.v1","id":"b1f0c2a9d3e4f5a6","detector":"burst","severity":"high","score":0.93,"entity":{"kind":"line","id":"+525512345678"},"window":{"start":"2026-01-20T15:00:00Z","end":"2026-01-20T16:00:00Z"},"detected_at":"2026-01-20T15:41:12Z","prison":{"id":"cefereso-01-altiplano","name":"CEFERESO No. 1 Altiplano","distance_m":412},"towers":["334-020-1234-56789"],"metrics":{"calls":47,"distinct_callees":45,"short_call_share":0.89,"answer_ratio":0.31},"reasons":["47 calls to 45 different numbers within 60 minutes","89% of calls shorter than 60 s","calls originate 412 m from CEFERESO 1 Altiplano"],"evidence":{"call_ids":["c000123","c000129"],"total":47},"related":[]}"#
 
 /// One change to the example alert that the schema must reject, and where.
 struct AlertMutation: Sendable, CustomTestStringConvertible {
@@ -26,7 +27,8 @@ struct AlertMutation: Sendable, CustomTestStringConvertible {
         AlertMutation(name: name, pointer: pointer) { $0[key] = value }
     }
 
-    static func set(_ name: String, _ pointer: String, _ key: String, _ inner: String, to value: some Sendable) -> Self {
+    static func set(_ name: String, _ pointer: String, _ key: String, _ inner: String, to value: some Sendable) -> Self
+    {
         AlertMutation(name: name, pointer: pointer) { alert in
             var object = alert[key] as? [String: Any] ?? [:]
             object[inner] = value
@@ -117,10 +119,11 @@ struct AlertMutation: Sendable, CustomTestStringConvertible {
     @Test func badRelatedEntityIsLocated() throws {
         var alert = try exampleAlert()
         alert["related"] = [["kind": "line", "id": "+5255"], ["kind": "robot", "id": ""]]
-        #expect(validator.validate(alert) == [
-            #"/related/1/id: string of length 0 is shorter than minLength 1"#,
-            #"/related/1/kind: "robot" is not one of ["line", "victim", "device", "tower", "prison-pair"]"#,
-        ])
+        #expect(
+            validator.validate(alert) == [
+                #"/related/1/id: string of length 0 is shorter than minLength 1"#,
+                #"/related/1/kind: "robot" is not one of ["line", "victim", "device", "tower", "prison-pair"]"#,
+            ])
     }
 
     @Test func timeWithTrailingNewlineIsRejected() throws {
@@ -196,17 +199,22 @@ struct AlertMutation: Sendable, CustomTestStringConvertible {
     }
 
     @Test func objectKeywords() throws {
-        let closed = try Self.schema(#"""
+        let closed = try Self.schema(
+            #"""
             {"type": "object", "required": ["a/b"], "properties": {"a/b": {"type": "string"}},
              "additionalProperties": false}
             """#)
         #expect(closed.validate(["a/b": "x"]) == [])
-        #expect(closed.validate(["a/b": "x", "c~": 1]) == [#"/c~0: property "c~" is not allowed (additionalProperties is false)"#])
+        #expect(
+            closed.validate(["a/b": "x", "c~": 1]) == [
+                #"/c~0: property "c~" is not allowed (additionalProperties is false)"#
+            ])
         #expect(closed.validate([String: Any]()) == [#"/a~1b: missing required property "a/b""#])
     }
 
     @Test func combinatorsAndReferences() throws {
-        let choice = try Self.schema(#"""
+        let choice = try Self.schema(
+            #"""
             {"$defs": {"small": {"maximum": 10}, "int": {"type": "integer"}},
              "oneOf": [{"$ref": "#/$defs/small"}, {"$ref": "#/$defs/int"}]}
             """#)
@@ -218,13 +226,17 @@ struct AlertMutation: Sendable, CustomTestStringConvertible {
         #expect(any.validate(jsonLine: "\"x\"") == [])
         #expect(any.validate(jsonLine: "5") == [])
         #expect(any.validate(jsonLine: "1").count == 1)
-        let list = try Self.schema(#"""
+        let list = try Self.schema(
+            #"""
             {"$defs": {"node": {"type": "object", "required": ["v"],
                                 "properties": {"next": {"$ref": "#/$defs/node"}}}},
              "$ref": "#/$defs/node"}
             """#)
         #expect(list.validate(jsonLine: #"{"v": 1, "next": {"v": 2, "next": {"v": 3}}}"#) == [])
-        #expect(list.validate(jsonLine: #"{"v": 1, "next": {"next": {"v": 3}}}"#) == [#"/next/v: missing required property "v""#])
+        #expect(
+            list.validate(jsonLine: #"{"v": 1, "next": {"next": {"v": 3}}}"#) == [
+                #"/next/v: missing required property "v""#
+            ])
         let arrays = try Self.schema(#"{"minItems": 1, "maxItems": 2, "items": {"type": "string"}}"#)
         #expect(arrays.validate(jsonLine: #"["a"]"#) == [])
         #expect(arrays.validate(jsonLine: "[]").count == 1)

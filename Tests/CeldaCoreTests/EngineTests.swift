@@ -23,13 +23,19 @@ enum Fixture {
     }
 
     /// A ring line: `n` short calls to distinct numbers, one every `gap` seconds.
-    static func ringCalls(caller: UInt64 = 525_500_000_001, n: Int, gap: Int = 120, cell: CellID = prisonCell) -> [CallRecord] {
+    static func ringCalls(
+        caller: UInt64 = 525_500_000_001, n: Int, gap: Int = 120, cell: CellID = prisonCell
+    ) -> [CallRecord] {
         (0..<n).map { i in
-            call(i, caller: caller, callee: 525_511_000_000 + UInt64(i), at: i * gap, duration: i % 4 == 0 ? 20 : 0, cell: cell)
+            call(
+                i, caller: caller, callee: 525_511_000_000 + UInt64(i), at: i * gap, duration: i % 4 == 0 ? 20 : 0,
+                cell: cell)
         }
     }
 
-    static func run(_ records: [CallRecord], config: BurstConfig = .init(), maxDisorder: EventTime = 2 * CivilTime.hour)
+    static func run(
+        _ records: [CallRecord], config: BurstConfig = .init(), maxDisorder: EventTime = 2 * CivilTime.hour
+    )
         -> [Alert]
     {
         var ec = EngineConfig()
@@ -43,7 +49,9 @@ enum Fixture {
 @Suite struct ReorderBufferTests {
     @Test func releasesInEventOrderWhateverTheArrivalOrder() {
         var rng = SystemRandomNumberGenerator()
-        let sorted = (0..<500).map { Fixture.call($0, caller: 525_500_000_000 + UInt64($0 % 7), callee: 1, at: $0 * 10) }
+        let sorted = (0..<500).map {
+            Fixture.call($0, caller: 525_500_000_000 + UInt64($0 % 7), callee: 1, at: $0 * 10)
+        }
         // Shuffle within a 30-minute disorder.
         var arrival = sorted.map { ($0, $0.start + EventTime.random(in: 0...(30 * CivilTime.minute), using: &rng)) }
         arrival.sort { $0.1 < $1.1 }
@@ -105,7 +113,9 @@ enum Fixture {
     @Test func answeredLongCallsAreNotFlagged() {
         // A call centre: many distinct customers, mostly answered conversations of minutes.
         let calls = (0..<80).map { i in
-            Fixture.call(i, caller: 525_500_000_010, callee: 525_533_000_000 + UInt64(i), at: i * 45, duration: i % 4 == 0 ? 0 : 240)
+            Fixture.call(
+                i, caller: 525_500_000_010, callee: 525_533_000_000 + UInt64(i), at: i * 45,
+                duration: i % 4 == 0 ? 0 : 240)
         }
         #expect(Fixture.run(calls).isEmpty)
     }
@@ -138,7 +148,9 @@ enum Fixture {
                 t += Int.random(in: 30...400, using: &rng)
                 let callee = Bool.random(using: &rng) ? UInt64(i) : UInt64.random(in: 0...5, using: &rng)
                 let duration = Int.random(in: 0...10, using: &rng) < 7 ? 0 : Int.random(in: 5...300, using: &rng)
-                calls.append(Fixture.call(i, caller: 525_500_000_001, callee: 525_540_000_000 + callee, at: t, duration: duration))
+                calls.append(
+                    Fixture.call(
+                        i, caller: 525_500_000_001, callee: 525_540_000_000 + callee, at: t, duration: duration))
             }
             let c = BurstConfig()
             var expected: EventTime?
@@ -148,7 +160,8 @@ enum Fixture {
                 let distinct = Set(window.map(\.callee)).count
                 let short = window.filter { $0.durationMs < UInt32(c.shortCallSeconds * 1000) }.count
                 let answered = window.filter(\.answered).count
-                if n >= c.minCalls, distinct >= c.minDistinctCallees, Double(distinct) / Double(n) >= c.minDistinctShare,
+                if n >= c.minCalls, distinct >= c.minDistinctCallees,
+                    Double(distinct) / Double(n) >= c.minDistinctShare,
                     Double(short) / Double(n) >= c.minShortShare, Double(answered) / Double(n) <= c.maxAnswerRatio
                 {
                     expected = r.start
@@ -164,7 +177,11 @@ enum Fixture {
         let ring = Fixture.ringCalls(n: 80, gap: 90)
         let other = Fixture.ringCalls(caller: 525_500_000_002, n: 50, gap: 100)
         let sorted = (ring + other).sorted { CallRecord.precedes($0, $1) }
-        let byEnd = sorted.sorted { ($0.start + EventTime($0.durationMs) * 1000, $0.source) < ($1.start + EventTime($1.durationMs) * 1000, $1.source) }
+        let byEnd = sorted.sorted {
+            ($0.start + EventTime($0.durationMs) * 1000, $0.source) < (
+                $1.start + EventTime($1.durationMs) * 1000, $1.source
+            )
+        }
         let a = Fixture.run(sorted).map { "\($0.id) \($0.detectedAt) \($0.evidence.map(\.line))" }
         let b = Fixture.run(byEnd).map { "\($0.id) \($0.detectedAt) \($0.evidence.map(\.line))" }
         #expect(a == b)
@@ -172,8 +189,10 @@ enum Fixture {
     }
 
     @Test func shardedEngineGivesTheSameAlerts() {
-        let records = (0..<10).flatMap { k in Fixture.ringCalls(caller: 525_500_000_100 + UInt64(k), n: 30 + k, gap: 100) }
-            .sorted { CallRecord.precedes($0, $1) }
+        let records = (0..<10).flatMap { k in
+            Fixture.ringCalls(caller: 525_500_000_100 + UInt64(k), n: 30 + k, gap: 100)
+        }
+        .sorted { CallRecord.precedes($0, $1) }
         func run(shards: Int) -> [String] {
             var ec = EngineConfig()
             ec.shards = shards
@@ -215,9 +234,11 @@ struct TestResolver: AlertResolver {
             detectedAt: 1_768_924_872 * CivilTime.second, prison: AlertPrison(index: 0, distanceM: 411.6),
             towers: [CellID(mcc: 334, mnc: 20, lac: 1234, ci: 56789)],
             metrics: [("calls", .int(47)), ("short_call_share", .number(0.8936)), ("answer_ratio", .number(0.31))],
-            reasons: ["47 calls \"quoted\"\nnext"], evidence: [SourceRef(input: 0, offset: 0, line: 123)], evidenceTotal: 47,
+            reasons: ["47 calls \"quoted\"\nnext"], evidence: [SourceRef(input: 0, offset: 0, line: 123)],
+            evidenceTotal: 47,
             related: [.victim(.e164(525_599_999_999))])
-        let line = String(decoding: AlertEncoder(prisons: [Fixture.prison]).encode(a, resolver: TestResolver()), as: UTF8.self)
+        let line = String(
+            decoding: AlertEncoder(prisons: [Fixture.prison]).encode(a, resolver: TestResolver()), as: UTF8.self)
         let golden = """
             {"schema":"celda.alert.v1","id":"\(a.id)","detector":"burst","severity":"high","score":0.93,\
             "entity":{"kind":"line","id":"+525512345678"},\
@@ -234,7 +255,8 @@ struct TestResolver: AlertResolver {
     @Test func idIsStableAndDependsOnEntityAndWindow() {
         func alert(_ caller: UInt64, _ start: EventTime) -> Alert {
             Alert(
-                detector: "burst", severity: .low, score: 0, entity: .line(.e164(caller)), windowStart: start, windowEnd: start,
+                detector: "burst", severity: .low, score: 0, entity: .line(.e164(caller)), windowStart: start,
+                windowEnd: start,
                 detectedAt: start, prison: nil, towers: [], metrics: [], reasons: [], evidence: [], evidenceTotal: 0,
                 related: [])
         }

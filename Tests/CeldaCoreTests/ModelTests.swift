@@ -15,7 +15,10 @@ import Testing
         #expect(try CivilTime.parseRFC3339(text).get() == micros)
     }
 
-    @Test(arguments: ["2026-01-20T15:04:05", "2026-02-30T00:00:00Z", "2026-01-20T25:00:00Z", "20/01/2026 15:04", "", "2026-01-20T15:04:05Zjunk"])
+    @Test(arguments: [
+        "2026-01-20T15:04:05", "2026-02-30T00:00:00Z", "2026-01-20T25:00:00Z", "20/01/2026 15:04", "",
+        "2026-01-20T15:04:05Zjunk",
+    ])
     func rejectsMalformed(text: String) {
         if case .success = CivilTime.parseRFC3339(text) { Issue.record("accepted \(text)") }
     }
@@ -121,7 +124,8 @@ import Testing
 
     @Test func towerInsidePrisonHasFullConfidence() {
         let prison = Prison(id: "p", name: "P", location: GeoPoint(lat: 19.42, lon: -99.75), radiusM: 600)
-        let inside = Tower(cell: CellID(mcc: 334, mnc: 20, lac: 1, ci: 1), location: GeoPoint(lat: 19.421, lon: -99.75), rangeM: 1000)
+        let inside = Tower(
+            cell: CellID(mcc: 334, mnc: 20, lac: 1, ci: 1), location: GeoPoint(lat: 19.421, lon: -99.75), rangeM: 1000)
         let link = Coverage.link(inside, prison, index: 0)
         #expect(link?.edgeDistanceM == 0)
         #expect(link?.confidence == 1)
@@ -129,14 +133,16 @@ import Testing
 
     @Test func distantTowerDoesNotReach() {
         let prison = Prison(id: "p", name: "P", location: GeoPoint(lat: 19.42, lon: -99.75), radiusM: 600)
-        let far = Tower(cell: CellID(mcc: 334, mnc: 20, lac: 1, ci: 2), location: GeoPoint(lat: 19.50, lon: -99.75), rangeM: 1000)
+        let far = Tower(
+            cell: CellID(mcc: 334, mnc: 20, lac: 1, ci: 2), location: GeoPoint(lat: 19.50, lon: -99.75), rangeM: 1000)
         #expect(Coverage.link(far, prison, index: 0) == nil)
     }
 
     @Test func nearTowerReachesWithPartialConfidence() throws {
         let prison = Prison(id: "p", name: "P", location: GeoPoint(lat: 19.42, lon: -99.75), radiusM: 600)
         // About 1,000 m north: 400 m from the edge, range 1,000 m.
-        let near = Tower(cell: CellID(mcc: 334, mnc: 20, lac: 1, ci: 3), location: GeoPoint(lat: 19.429, lon: -99.75), rangeM: 1000)
+        let near = Tower(
+            cell: CellID(mcc: 334, mnc: 20, lac: 1, ci: 3), location: GeoPoint(lat: 19.429, lon: -99.75), rangeM: 1000)
         let link = try #require(Coverage.link(near, prison, index: 0))
         #expect(abs(link.edgeDistanceM - 400) < 10)
         #expect(abs(link.confidence - 0.6) < 0.02)

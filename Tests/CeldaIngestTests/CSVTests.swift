@@ -85,7 +85,9 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
             var fields: [FieldSpan] = []
             var pos = 0
             while pos < buf.count {
-                guard case .row(let next, _) = CSVScanner().scan(buf, from: pos, eof: true, fields: &fields) else { break }
+                guard case .row(let next, _) = CSVScanner().scan(buf, from: pos, eof: true, fields: &fields) else {
+                    break
+                }
                 rows.append(fields.map { CSVScanner.text($0, in: buf) })
                 pos = next
             }
@@ -168,17 +170,18 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
     static let header = "call_id,start_time,caller,callee,duration_s,cell_id,imei,imsi,answered"
 
     @Test func acceptsGoodRowsAndRejectsBadOnesWithTheirLines() throws {
-        let text = "\u{FEFF}" + Self.header + "\r\n" + """
-            c1,2026-01-20T09:00:00-06:00,+525512345678,5533445566,30,334-020-1-2,359501538688536,334020549093809,1\r
-            c2,2026-01-20T09:01:00-06:00,55 1234 5678,"+52 (33) 4455 6677",0,334-020-1-2,,,0\r
-            c3,2026-01-20 09:02:00,+525512345678,5533445566,0,334-020-1-2,,,\r
-            c4,2026-01-20T09:03:00Z,+5255ABC45678,5533445566,0,334-020-1-2,,,\r
-            c5,2026-01-20T09:04:00Z,+525512345678,5533445566,0,not-a-cell,,,\r
-            c6,2026-01-20T09:05:00Z,+525512345678\r
-            \r
-            "c7",2026-01-20T09:06:00.5Z,+525512345678,5533445566,12.5,,,,\r
+        let text =
+            "\u{FEFF}" + Self.header + "\r\n" + """
+                c1,2026-01-20T09:00:00-06:00,+525512345678,5533445566,30,334-020-1-2,359501538688536,334020549093809,1\r
+                c2,2026-01-20T09:01:00-06:00,55 1234 5678,"+52 (33) 4455 6677",0,334-020-1-2,,,0\r
+                c3,2026-01-20 09:02:00,+525512345678,5533445566,0,334-020-1-2,,,\r
+                c4,2026-01-20T09:03:00Z,+5255ABC45678,5533445566,0,334-020-1-2,,,\r
+                c5,2026-01-20T09:04:00Z,+525512345678,5533445566,0,not-a-cell,,,\r
+                c6,2026-01-20T09:05:00Z,+525512345678\r
+                \r
+                "c7",2026-01-20T09:06:00.5Z,+525512345678,5533445566,12.5,,,,\r
 
-            """
+                """
         let path = Self.write(text, name: "dump.csv")
         let reader = DumpReader(path: path, inputIndex: 0, plan: .mexico)
         let rejects = Rejects()
@@ -209,7 +212,8 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
     @Test func gzipStreamGivesTheSameRecordsAndCallIDs() throws {
         var text = Self.header + "\n"
         for i in 0..<2_000 {
-            text += "id-\(i),2026-01-20T09:00:\(String(format: "%02d", i % 60))-06:00,+5255\(10_000_000 + i),5533445566,\(i % 90),334-020-1-\(i),,,\n"
+            text +=
+                "id-\(i),2026-01-20T09:00:\(String(format: "%02d", i % 60))-06:00,+5255\(10_000_000 + i),5533445566,\(i % 90),334-020-1-\(i),,,\n"
         }
         let plain = Self.write(text, name: "d.csv")
         let gz = plain + ".gz"

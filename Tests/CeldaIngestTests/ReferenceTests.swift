@@ -32,7 +32,8 @@ enum Paths {
         #expect(umts.cell.formatted == "334-020-22019-132369134")
         #expect(umts.rangeM == 4_452)
         // A prison placed 2 km from that tower is reached (range 4,452 m); one 50 km away is not.
-        let near = Prison(id: "near", name: "Near", location: GeoPoint(lat: 18.542877 + 0.018, lon: -103.600841), radiusM: 500)
+        let near = Prison(
+            id: "near", name: "Near", location: GeoPoint(lat: 18.542877 + 0.018, lon: -103.600841), radiusM: 500)
         let far = Prison(id: "far", name: "Far", location: GeoPoint(lat: 19.0, lon: -103.600841), radiusM: 500)
         let sites = SiteTable(towers: load.towers, prisons: [near, far])
         let links = sites.links(ofSite: sites.site(of: umts.cell))
@@ -65,7 +66,8 @@ enum Paths {
 
 @Suite struct PrisonFileTests {
     @Test func builtInListEqualsTheSampleFile() throws {
-        let file = try String(contentsOf: Paths.root.appendingPathComponent("Samples/prisons/mexico.csv"), encoding: .utf8)
+        let file = try String(
+            contentsOf: Paths.root.appendingPathComponent("Samples/prisons/mexico.csv"), encoding: .utf8)
         #expect(DefaultPrisons.csv == file)
     }
 
@@ -83,7 +85,8 @@ enum Paths {
 
     @Test func badCoordinateNamesTheLine() throws {
         do {
-            _ = try PrisonFile.parse(text: "id,name,lat,lon,radius_m\na,A,19.4,-99.1,500\nb,B,north,-99,500\n", path: "p.csv")
+            _ = try PrisonFile.parse(
+                text: "id,name,lat,lon,radius_m\na,A,19.4,-99.1,500\nb,B,north,-99,500\n", path: "p.csv")
             Issue.record("expected an error")
         } catch {
             #expect(error.message.contains("line 3"))

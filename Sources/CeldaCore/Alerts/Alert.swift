@@ -106,7 +106,8 @@ public struct Alert: Sendable {
     /// The stable id: a hash of detector, entity and window start.
     public var id: String {
         StableHash.hex(
-            StableHash.combine(StableHash.combine(StableHash.string(detector), entity.stableHash), UInt64(bitPattern: windowStart)))
+            StableHash.combine(
+                StableHash.combine(StableHash.string(detector), entity.stableHash), UInt64(bitPattern: windowStart)))
     }
 
     /// Maximum evidence ids per alert (spec).

@@ -57,7 +57,8 @@ public struct Prison: Sendable, Hashable {
     public var state: String
     public var source: String
 
-    public init(id: String, name: String, location: GeoPoint, radiusM: Double, state: String = "", source: String = "") {
+    public init(id: String, name: String, location: GeoPoint, radiusM: Double, state: String = "", source: String = "")
+    {
         self.id = id
         self.name = name
         self.location = location
@@ -116,7 +117,8 @@ public enum Coverage {
             let subtended = Double.asin(Swift.min(1, prison.radiusM / d)) * 180 / Double.pi
             guard delta <= tower.beamwidth / 2 + subtended else { return nil }
         }
-        return PrisonLink(prison: index, edgeDistanceM: edge, confidence: confidence(edgeDistanceM: edge, rangeM: tower.rangeM))
+        return PrisonLink(
+            prison: index, edgeDistanceM: edge, confidence: confidence(edgeDistanceM: edge, rangeM: tower.rangeM))
     }
 
     /// Proximity confidence: 1 inside the prison circle, falling linearly with the distance to the

@@ -116,10 +116,13 @@ public struct NumberPlan: Sendable, Hashable {
         var start = 0
         var end = field.count
         // Trim blanks and quotes.
-        while start < end, field[start] == 0x20 || field[start] == 0x22 || field[start] == 0x27 || field[start] == 0x09 {
+        while start < end, field[start] == 0x20 || field[start] == 0x22 || field[start] == 0x27 || field[start] == 0x09
+        {
             start += 1
         }
-        while end > start, field[end - 1] == 0x20 || field[end - 1] == 0x22 || field[end - 1] == 0x27 || field[end - 1] == 0x09 {
+        while end > start,
+            field[end - 1] == 0x20 || field[end - 1] == 0x22 || field[end - 1] == 0x27 || field[end - 1] == 0x09
+        {
             end -= 1
         }
         if start == end { return .empty }

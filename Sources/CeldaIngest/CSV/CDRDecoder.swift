@@ -62,7 +62,8 @@ public struct CDRDecoder {
         case .failure(.missingOffset):
             return .failure(RejectReason("start-time", "start_time has no UTC offset: \(Self.show(startText))"))
         case .failure:
-            return .failure(RejectReason("start-time", "start_time is not an RFC 3339 timestamp: \(Self.show(startText))"))
+            return .failure(
+                RejectReason("start-time", "start_time is not an RFC 3339 timestamp: \(Self.show(startText))"))
         }
         let a: Party
         switch party(Self.slice(buf, fields[caller]), "caller") {

@@ -16,14 +16,21 @@ public enum CDRField: String, CaseIterable, Sendable {
         switch self {
         case .callID: ["callid", "id", "uniqueid", "uuid", "cdrid", "idllamada", "recordid"]
         case .start:
-            ["starttime", "start", "startdate", "datetime", "timestamp", "fechahora", "inicio", "startingdate", "calldate",
-             "setuptime", "seizuretime"]
+            [
+                "starttime", "start", "startdate", "datetime", "timestamp", "fechahora", "inicio", "startingdate",
+                "calldate",
+                "setuptime", "seizuretime",
+            ]
         case .caller:
-            ["caller", "anumber", "callingnumber", "msisdn", "numeroa", "origen", "callingparty", "callerid", "src",
-             "source", "from", "aparty", "callernumber", "calling"]
+            [
+                "caller", "anumber", "callingnumber", "msisdn", "numeroa", "origen", "callingparty", "callerid", "src",
+                "source", "from", "aparty", "callernumber", "calling",
+            ]
         case .callee:
-            ["callee", "bnumber", "callednumber", "numerob", "destino", "calledparty", "dst", "destination", "to",
-             "bparty", "destinationnumber", "called"]
+            [
+                "callee", "bnumber", "callednumber", "numerob", "destino", "calledparty", "dst", "destination", "to",
+                "bparty", "destinationnumber", "called",
+            ]
         case .duration: ["durations", "duration", "durationsec", "duracion", "duracions", "talktime", "billsec", "dur"]
         case .cell: ["cellid", "cgi", "celda", "firstcgi", "cell", "firstcell", "firstcellid", "cellglobalid"]
         case .imei: ["imei"]

@@ -1,7 +1,8 @@
+public import CeldaCore
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-public import CeldaCore
 
 /// Counts of one run's rows (spec/inputs.md "Accounting": read = accepted + rejected + skipped + duplicate).
 public struct RowStats: Sendable, Equatable {
@@ -134,7 +135,8 @@ public final class DumpReader {
         self.kind = kind
         if kind == .pcap || kind == .pcapng {
             throw InputError(
-                .unsupported, path: path, "is a packet capture (\(kind == .pcap ? "pcap" : "pcapng")); this build reads CDR CSV dumps")
+                .unsupported, path: path,
+                "is a packet capture (\(kind == .pcap ? "pcap" : "pcapng")); this build reads CDR CSV dumps")
         }
         bytes = size ?? 0
         var decoder: CDRDecoder?

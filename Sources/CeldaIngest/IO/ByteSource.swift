@@ -1,9 +1,10 @@
+import CZlib
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CZlib
 
 /// Something that fills a buffer with the next bytes of a decoded stream (a pipe, a regular
 /// file read in chunks, a gzip member chain).
@@ -100,7 +101,8 @@ public struct GzipSource<Inner: ByteSource>: ByteSource {
                 inflateReset(&stream)
             default:
                 let msg = stream.msg.map { String(cString: $0) } ?? "code \(rc)"
-                throw InputError(.corrupt, path: path, "gzip data is corrupt near compressed byte \(compressedBytes): \(msg)")
+                throw InputError(
+                    .corrupt, path: path, "gzip data is corrupt near compressed byte \(compressedBytes): \(msg)")
             }
             if rc == Z_BUF_ERROR && stream.avail_in == 0 && innerDone { continue }
         }
@@ -218,7 +220,11 @@ public enum InputOpener {
             let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
             let kind = head.withUnsafeBytes { sniff(UnsafeRawBufferPointer(rebasing: $0.prefix(max(0, n)))) }
             if kind == .gzip {
-                return (.stream(GzipSource(DescriptorSource(fd: fd, path: path, ownsDescriptor: true), path: path), gzip: true), kind, Int(st.st_size))
+                return (
+                    .stream(
+                        GzipSource(DescriptorSource(fd: fd, path: path, ownsDescriptor: true), path: path), gzip: true),
+                    kind, Int(st.st_size)
+                )
             }
             do throws(InputError) {
                 let m = try MappedFile(fd: fd, size: Int(st.st_size), path: path)

@@ -1,7 +1,8 @@
+import CZlib
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-import CZlib
 
 /// An output file written with plain `write(2)`: each ``writeLine(_:)`` is one system call, so a
 /// reader tailing the file never sees half a line. `-` is standard output.
@@ -29,7 +30,8 @@ public final class OutputFile {
             let z = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
             z.initialize(to: z_stream())
             // windowBits 31 = gzip wrapper; the header's mtime stays 0 so output is reproducible.
-            _ = deflateInit2_(z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            _ = deflateInit2_(
+                z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
             deflater = z
             zbuf = [UInt8](repeating: 0, count: 1 << 16)
         }
@@ -64,7 +66,9 @@ public final class OutputFile {
                 done += n
             }
         }
-        if failure != 0 { throw InputError(.unreadable, path: path, "write failed: \(String(cString: strerror(failure)))") }
+        if failure != 0 {
+            throw InputError(.unreadable, path: path, "write failed: \(String(cString: strerror(failure)))")
+        }
     }
 
     func deflate(_ bytes: [UInt8], finish: Bool) throws(InputError) {
@@ -134,7 +138,8 @@ public enum FileSystemLite {
         for part in path.split(separator: "/") {
             prefix += part + "/"
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw InputError(.unreadable, path: path, "cannot create directory: \(String(cString: strerror(errno)))")
+                throw InputError(
+                    .unreadable, path: path, "cannot create directory: \(String(cString: strerror(errno)))")
             }
         }
     }

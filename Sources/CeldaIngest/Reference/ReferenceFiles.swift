@@ -95,7 +95,9 @@ enum ReferenceCSV {
         path: String, _ body: (_ header: [String], _ row: RowReader.Row) throws(InputError) -> Void
     ) throws(InputError) {
         let (opened, kind, _) = try InputOpener.open(path)
-        if kind == .pcap || kind == .pcapng { throw InputError(.unsupported, path: path, "is a packet capture, not a CSV file") }
+        if kind == .pcap || kind == .pcapng {
+            throw InputError(.unsupported, path: path, "is a packet capture, not a CSV file")
+        }
         var header: [String]?
         var failure: InputError?
         let handler: (inout RowReader.Row) -> Bool = { row in
@@ -214,7 +216,8 @@ public enum PrisonFile {
             var line = 1
             let scanner = CSVScanner()
             while pos < buf.count, failure == nil {
-                guard case .row(let next, let newlines) = scanner.scan(buf, from: pos, eof: true, fields: &fields) else {
+                guard case .row(let next, let newlines) = scanner.scan(buf, from: pos, eof: true, fields: &fields)
+                else {
                     failure = InputError(.corrupt, path: path, "line \(line): unterminated quoted field")
                     break
                 }
@@ -223,7 +226,8 @@ public enum PrisonFile {
                         header = fields.map { CDRColumns.normalise(CSVScanner.text($0, in: buf)) }
                     } else {
                         let row = RowReader.Row(
-                            buffer: buf, fields: fields, offset: pos, line: line, rawRange: pos..<next, malformed: false)
+                            buffer: buf, fields: fields, offset: pos, line: line, rawRange: pos..<next, malformed: false
+                        )
                         do throws(InputError) {
                             try prisons.append(parse(header: header!, row: row, path: path))
                         } catch { failure = error }
@@ -244,7 +248,8 @@ public enum PrisonFile {
         else {
             throw InputError(
                 .badHeader, path: path,
-                "is not a prison list: expected columns id,name,lat,lon,radius_m (found: \(header.joined(separator: ",")))")
+                "is not a prison list: expected columns id,name,lat,lon,radius_m (found: \(header.joined(separator: ",")))"
+            )
         }
         if row.malformed { throw InputError(.corrupt, path: path, "line \(row.line): unterminated quoted field") }
         func text(_ i: Int?) -> String {
@@ -255,19 +260,24 @@ public enum PrisonFile {
         guard !id.isEmpty else { throw InputError(.corrupt, path: path, "line \(row.line): prison id is empty") }
         guard let lat = FieldParse.double(ReferenceCSV.field(row, ilat)),
             let lon = FieldParse.double(ReferenceCSV.field(row, ilon)), GeoPoint(lat: lat, lon: lon).isValid
-        else { throw InputError(.corrupt, path: path, "line \(row.line): lat/lon of prison '\(id)' is not a valid coordinate") }
+        else {
+            throw InputError(
+                .corrupt, path: path, "line \(row.line): lat/lon of prison '\(id)' is not a valid coordinate")
+        }
         var radius = 1_000.0
         if let ir = idx("radiusm", "radius", "radio") {
             let f = ReferenceCSV.field(row, ir)
             if !f.isEmpty {
                 guard let r = FieldParse.double(f), r >= 0 else {
-                    throw InputError(.corrupt, path: path, "line \(row.line): radius_m of prison '\(id)' is not a number")
+                    throw InputError(
+                        .corrupt, path: path, "line \(row.line): radius_m of prison '\(id)' is not a number")
                 }
                 radius = r
             }
         }
         return Prison(
-            id: id, name: text(iname), location: GeoPoint(lat: lat, lon: lon), radiusM: radius, state: text(idx("state", "estado")),
+            id: id, name: text(iname), location: GeoPoint(lat: lat, lon: lon), radiusM: radius,
+            state: text(idx("state", "estado")),
             source: text(idx("source", "fuente")))
     }
 }
