@@ -49,8 +49,7 @@ struct Analyze: ParsableCommand {
     @Option(help: "No repeat alert for the same entity within this time unless it escalates.")
     var cooldown: Duration = Duration(micros: BurstConfig().cooldown)
 
-    @Option(name: .customLong("country-code"), help: "Country calling code for national numbers.")
-    var countryCode: UInt64 = 52
+    @OptionGroup var reading: ReadingOptions
 
     @Flag(name: .customLong("hash-inputs"), help: "Record each input's SHA-256 in the summary.")
     var hashInputs = false
@@ -64,7 +63,6 @@ struct Analyze: ParsableCommand {
         if burstMinDistinct < 1 { throw ValidationError("--burst-min-distinct must be at least 1") }
         if burstWindow.micros < CivilTime.minute { throw ValidationError("--burst-window must be at least 1m") }
         if shortCall < 1 { throw ValidationError("--short-call must be at least 1 second") }
-        if countryCode < 1 || countryCode > 999 { throw ValidationError("--country-code must be 1 to 999") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
     }
 
@@ -107,31 +105,34 @@ struct Analyze: ParsableCommand {
         let rejectWriter: RejectWriter
         do { rejectWriter = try RejectWriter(path: rejects) } catch { return fail(configuration: "--rejects \(error)") }
 
+        let options: ReaderOptions
+        do { options = try reading.readerOptions() } catch { return fail(configuration: error.description) }
+
         var engineConfig = EngineConfig()
         engineConfig.maxDisorder = maxDisorder.micros
         let detectors: [any Detector] = [BurstDetector(config: burstConfig)]
         var engine = Engine(detectors: detectors, sites: sites, config: engineConfig)
-        let plan = NumberPlan(countryCode: countryCode, nationalLength: countryCode == 52 ? 10 : 10)
 
-        var readers: [DumpReader] = []
-        var inputErrors: [InputError] = []
-        var rows = RowStats()
-        for (i, path) in inputs.enumerated() {
-            let reader = DumpReader(path: path, inputIndex: i, plan: plan)
-            reader.hashing = hashInputs
-            readers.append(reader)
-            do throws(InputError) {
-                try reader.run(rejects: rejectWriter) { engine.ingest($0) }
-            } catch {
-                inputErrors.append(error)
-                ProcessInfoLite.stderr("celda: \(error)")
-            }
-            rows.add(reader.stats)
+        let paths = FileSystemLite.expand(inputs)
+        let readers = paths.enumerated().map { i, path in
+            let r = DumpReader(path: path, inputIndex: i, options: options)
+            r.hashing = hashInputs
+            r.rejects = rejectWriter
+            return r
         }
+        let dump = DumpSet(readers: readers, maxDisorder: maxDisorder.micros)
+        dump.run(sites: sites) { engine.ingest($0) }
+        let inputErrors = dump.errors
+        for e in inputErrors { ProcessInfoLite.stderr("celda: \(e)") }
+        let rows = dump.stats
         var raw = engine.finish()
         var identities = IdentityTable()
-        for r in readers { identities.merge(r.identities) }
-        let resolver = Resolver(readers: readers, identities: identities)
+        var siteNames = towerLoad.siteNames
+        for r in readers {
+            identities.merge(r.identities)
+            siteNames.merge(r.siteNames)
+        }
+        let resolver = Resolver(readers: readers, identities: identities, sites: siteNames)
         let encoder = AlertEncoder(prisons: prisonList)
         // Order fixed by the spec: detected_at, detector, entity kind, entity id, id.
         let keyed = raw.map { a in
@@ -182,6 +183,10 @@ struct Analyze: ParsableCommand {
         summary.rejectsShown = rejectWriter.shown
         summary.towerProblems = towerLoad.problems
         summary.hasTowerFile = towers != nil
+        summary.timezone = options.zone.name
+        summary.inlineTowers = dump.inlineTowers
+        summary.towerDisagreements = dump.towerDisagreements
+        summary.layouts = readers.compactMap { r in r.detection.map { "\(r.path): \($0.notes.joined(separator: "; "))" } }
         if !quiet { ProcessInfoLite.stderr(summary.human()) }
         if let path = summaryJSON {
             do {
@@ -201,7 +206,11 @@ struct Analyze: ParsableCommand {
         return """
             celda=\(Celda.version)
             max_disorder_us=\(maxDisorder.micros)
-            country_code=\(countryCode)
+            country_code=\(reading.countryCode)
+            timezone=\(reading.timezone)
+            layout=\(reading.layout ?? "auto")
+            mapping=\(reading.mapping ?? "")
+            date_order=\(reading.dateOrder.rawValue)
             prisons=\(prisons)
             towers=\(towers ?? "")
             burst.window_us=\(b.window)
@@ -228,8 +237,11 @@ struct Analyze: ParsableCommand {
 struct Resolver: AlertResolver {
     let readers: [DumpReader]
     let identities: IdentityTable
+    let sites: SiteNames
 
     func name(of party: Party) -> String { identities.name(of: party) }
+
+    func towerName(_ cell: CellID) -> String { sites.name(of: cell) }
 
     func callID(of ref: SourceRef) -> String {
         guard ref.input < readers.count else { return "?:\(ref.line)" }

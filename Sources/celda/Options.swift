@@ -1,5 +1,6 @@
 import ArgumentParser
 import CeldaCore
+import CeldaIngest
 
 /// A duration argument: `90m`, `2h`, `45s`, `1d`, or plain seconds.
 struct Duration: ExpressibleByArgument, Sendable {
@@ -32,3 +33,58 @@ struct Duration: ExpressibleByArgument, Sendable {
         return "\(m / CivilTime.second)s"
     }
 }
+
+/// How dumps are read (shared by `analyze` and `columns`).
+struct ReadingOptions: ParsableArguments {
+    @Option(help: "Layout of headerless files: header (detect), asterisk, asterisk-21, asterisk-custom, freeswitch.")
+    var layout: String?
+
+    @Option(help: "Mapping file (TOML) naming columns, formats, time zone and call types; see `celda columns`.")
+    var mapping: String?
+
+    @Option(help: "Time zone of local times without an offset (IANA name, or UTC-6).")
+    var timezone: String = "America/Mexico_City"
+
+    @Option(name: .customLong("date-order"), help: "How DD/MM dates are read: dmy or mdy.")
+    var dateOrderText: String = "dmy"
+
+    var dateOrder: DateOrder { DateOrder(rawValue: dateOrderText) ?? .dayFirst }
+
+    @Option(name: .customLong("country-code"), help: "Country calling code for national numbers.")
+    var countryCode: UInt64 = 52
+
+    func validate() throws {
+        if countryCode < 1 || countryCode > 999 { throw ValidationError("--country-code must be 1 to 999") }
+        if DateOrder(rawValue: dateOrderText) == nil { throw ValidationError("--date-order must be dmy or mdy") }
+        if let layout, !CDRLayout.layoutNames.contains(layout) {
+            throw ValidationError(
+                "--layout '\(layout)' is not one of \(CDRLayout.layoutNames.joined(separator: ", "))")
+        }
+    }
+
+    /// Loads the mapping and the time zone; errors are configuration errors.
+    func readerOptions() throws(ConfigError) -> ReaderOptions {
+        var o = ReaderOptions()
+        var zoneName = timezone
+        var country = countryCode
+        if let path = mapping {
+            do {
+                let bytes = try FileSystemLite.read(path)
+                let m = try CDRMapping.parse(String(decoding: bytes, as: UTF8.self), path: path)
+                o.mapping = m
+                if let z = m.timezone { zoneName = z }
+                if let c = m.countryCode { country = c }
+                if let d = m.dateOrder { o.dateOrder = d } else { o.dateOrder = dateOrder }
+            } catch {
+                throw ConfigError("--mapping \(error)")
+            }
+        } else {
+            o.dateOrder = dateOrder
+        }
+        do { o.zone = try ZoneLoader.load(zoneName) } catch { throw ConfigError("--timezone: \(error.message)") }
+        o.plan = NumberPlan(countryCode: country, nationalLength: 10)
+        o.layoutName = layout
+        return o
+    }
+}
+

@@ -28,7 +28,10 @@ struct Summary {
     var rejectsShown: [String] = []
     var towerProblems: [String] = []
     var hasTowerFile = false
-    static let timezone = "none (timestamps carry their UTC offset)"
+    var timezone = "UTC"
+    var inlineTowers = 0
+    var towerDisagreements = 0
+    var layouts: [String] = []
 
     var rowsPerSecond: Double { seconds > 0 ? Double(rows.read) / seconds : 0 }
 
@@ -65,6 +68,8 @@ struct Summary {
         counts(rows.skippedByReason)
         key("blank_lines")
         w.int(rows.blankLines)
+        key("title_lines")
+        w.int(rows.titleLines)
         key("records_late")
         w.int(stats.late)
         key("records_unlocated")
@@ -83,6 +88,10 @@ struct Summary {
         w.int(towers)
         key("towers_rejected")
         w.int(towersRejected)
+        key("towers_inline")
+        w.int(inlineTowers)
+        key("towers_disagreeing")
+        w.int(towerDisagreements)
         key("towers_reaching_prisons")
         w.int(prisonTowers)
         key("prisons")
@@ -94,7 +103,7 @@ struct Summary {
         key("peak_rss_bytes")
         w.int(peakRSS)
         key("timezone")
-        w.string(Self.timezone)
+        w.string(timezone)
         key("version")
         w.string(Celda.version)
         key("config_sha256")
@@ -139,7 +148,18 @@ struct Summary {
             "celda: \(g(towers)) towers (\(g(prisonTowers)) reach one of \(prisons) prisons); "
                 + "\(g(stats.prisonLinked)) calls on prison towers, \(g(stats.unlocated)) unlocated, \(g(stats.late)) late"
         )
-        if stats.unlocated > 0 && !hasTowerFile {
+        for l in layouts { lines.append("celda: read \(l)") }
+        if inlineTowers > 0 || towerDisagreements > 0 {
+            lines.append(
+                "celda: \(g(inlineTowers)) towers placed from coordinates in the dump"
+                    + (towerDisagreements > 0 ? "; \(g(towerDisagreements)) inline positions more than 1 km from the tower file's (the file wins)" : ""))
+        }
+        if rows.skipped > 0 {
+            let reasons = rows.skippedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append("celda: skipped rows (not outgoing voice calls): \(reasons)")
+        }
+        lines.append("celda: local times read in time zone \(timezone)")
+        if stats.unlocated > 0 && !hasTowerFile && inlineTowers == 0 {
             lines.append("celda: no tower file given: pass --towers FILE (OpenCellID CSV) to place calls near prisons")
         }
         if towersRejected > 0 {

@@ -197,7 +197,7 @@ enum CLI {
             dir + "/s.json",
         ])
         #expect(r.status == 0)
-        #expect(r.stderr.contains("d.csv:3: start_time is not an RFC 3339 timestamp"))
+        #expect(r.stderr.contains("d.csv:3: start time is not a recognised timestamp"))
         #expect(r.stderr.contains("--towers"))
         let rejects = try CLI.lines(dir + "/rej.csv")
         #expect(rejects.count == 3)

@@ -74,7 +74,7 @@ func randomCSV(rows: Int, seed: UInt64) -> (text: [UInt8], fields: [[String]]) {
     return (out, expected)
 }
 
-func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.text($0, in: row.buffer) } }
+func collect(_ row: Row) -> [String] { row.fields.map { CSVScanner.text($0, in: row.buffer) } }
 
 @Suite struct CSVScannerTests {
     @Test func simpleRows() {
@@ -119,15 +119,16 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
     @Test(arguments: [1, 2, 3, 7, 64, 1000] as [Int])
     func streamWithRandomChunksEqualsWholeBuffer(maxPiece: Int) throws {
         let (text, expected) = randomCSV(rows: 300, seed: UInt64(maxPiece))
-        var source = PiecewiseSource(text, seed: UInt64(maxPiece) &* 31, maxPiece: maxPiece)
+        let source = PiecewiseSource(text, seed: UInt64(maxPiece) &* 31, maxPiece: maxPiece)
         var rows: [[String]] = []
         var lines: [Int] = []
         var offsets: [Int] = []
-        try RowReader(chunkSize: 16).read(stream: &source) { row in
+        let cursor = RowCursor(stream: source, chunkSize: 16)
+        while try cursor.next() {
+            let row = cursor.row
             rows.append(collect(row))
             lines.append(row.line)
             offsets.append(row.offset)
-            return true
         }
         #expect(rows == expected)
         // Line numbers: one more than the newlines before the row.
@@ -139,11 +140,11 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
 
     @Test func unterminatedQuoteRejectsOneLineAndContinues() throws {
         let text = Array("h1,h2\na,\"broken\nb,c\nd,e\n".utf8)
-        var source = PiecewiseSource(text, seed: 9, maxPiece: 5)
+        let cursor = RowCursor(stream: PiecewiseSource(text, seed: 9, maxPiece: 5), chunkSize: 8)
         var seen: [(Bool, Int, [String])] = []
-        try RowReader(chunkSize: 8).read(stream: &source) { row in
+        while try cursor.next() {
+            let row = cursor.row
             seen.append((row.malformed, row.line, collect(row)))
-            return true
         }
         // The quote never closes: the row from line 2 to the end cannot be split. The first
         // physical line is rejected and reading resumes on line 3.
@@ -168,6 +169,11 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
     }
 
     static let header = "call_id,start_time,caller,callee,duration_s,cell_id,imei,imsi,answered"
+    static let utc: ReaderOptions = {
+        var o = ReaderOptions()
+        o.zone = .utc
+        return o
+    }()
 
     @Test func acceptsGoodRowsAndRejectsBadOnesWithTheirLines() throws {
         let text =
@@ -183,16 +189,17 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
 
                 """
         let path = Self.write(text, name: "dump.csv")
-        let reader = DumpReader(path: path, inputIndex: 0, plan: .mexico)
+        let reader = DumpReader(path: path, inputIndex: 0, options: Self.utc)
         let rejects = Rejects()
+        reader.rejects = rejects
         var records: [CallRecord] = []
-        try reader.run(rejects: rejects) { records.append($0) }
+        try reader.run { records.append($0) }
         #expect(reader.stats.read == 7)
-        #expect(reader.stats.accepted == 3)
-        #expect(reader.stats.rejected == 4)
+        #expect(reader.stats.accepted == 5)
+        #expect(reader.stats.rejected == 2)
         #expect(reader.stats.blankLines == 1)
-        #expect(rejects.items.map(\.0) == [4, 5, 6, 7])
-        #expect(rejects.items.map(\.1) == ["start-time", "caller", "cell-id", "field-count"])
+        #expect(rejects.items.map(\.0) == [5, 7])
+        #expect(rejects.items.map(\.1) == ["caller", "field-count"])
         #expect(records[0].caller.formatted == "+525512345678")
         #expect(records[0].callee.formatted == "+525533445566")
         #expect(records[0].durationMs == 30_000)
@@ -202,11 +209,16 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
         #expect(records[0].start == (try CivilTime.parseRFC3339("2026-01-20T15:00:00Z").get()))
         #expect(records[1].callee.formatted == "+523344556677")
         #expect(!records[1].answered)
-        #expect(records[2].durationMs == 12_500)
-        #expect(records[2].answered)  // no answered value: answered because the duration is above zero
-        #expect(records[2].cell.isNone)
+        // No offset: local time in the reader's zone (UTC here).
+        #expect(records[2].start == (try CivilTime.parseRFC3339("2026-01-20T09:02:00Z").get()))
+        // Not a CGI: a carrier site code, named by its text.
+        #expect(records[3].cell.isSiteCode)
+        #expect(reader.siteNames.name(of: records[3].cell) == "not-a-cell")
+        #expect(records[4].durationMs == 12_500)
+        #expect(records[4].answered)  // no answered value: answered because the duration is above zero
+        #expect(records[4].cell.isNone)
         #expect(reader.callID(of: records[0].source) == "c1")
-        #expect(reader.callID(of: records[2].source) == "c7")
+        #expect(reader.callID(of: records[4].source) == "c7")
     }
 
     @Test func gzipStreamGivesTheSameRecordsAndCallIDs() throws {
@@ -224,10 +236,10 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
         p.waitUntilExit()
         var a: [CallRecord] = []
         var b: [CallRecord] = []
-        let ra = DumpReader(path: plain, inputIndex: 0, plan: .mexico)
-        try ra.run(rejects: nil) { a.append($0) }
-        let rb = DumpReader(path: gz, inputIndex: 0, plan: .mexico)
-        try rb.run(rejects: nil) { b.append($0) }
+        let ra = DumpReader(path: plain, inputIndex: 0, options: Self.utc)
+        try ra.run { a.append($0) }
+        let rb = DumpReader(path: gz, inputIndex: 0, options: Self.utc)
+        try rb.run { b.append($0) }
         #expect(a.count == 2_000)
         #expect(a.map(\.start) == b.map(\.start))
         #expect(a.map(\.caller) == b.map(\.caller))
@@ -240,17 +252,17 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
         let cut = gz + ".cut.gz"
         _ = FileManager.default.createFile(atPath: cut, contents: data.prefix(data.count / 2))
         var c: [CallRecord] = []
-        let rc = DumpReader(path: cut, inputIndex: 0, plan: .mexico)
-        #expect(throws: InputError.self) { try rc.run(rejects: nil) { c.append($0) } }
+        let rc = DumpReader(path: cut, inputIndex: 0, options: Self.utc)
+        #expect(throws: InputError.self) { try rc.run { c.append($0) } }
         #expect(c.count > 100 && c.count < 2_000)
         #expect(c.map(\.caller) == Array(a.prefix(c.count)).map(\.caller))
     }
 
     @Test func headerWithoutRequiredColumnsNamesThem() throws {
         let path = Self.write("id,when,who\n1,2,3\n", name: "bad.csv")
-        let reader = DumpReader(path: path, inputIndex: 0, plan: .mexico)
+        let reader = DumpReader(path: path, inputIndex: 0, options: Self.utc)
         do {
-            try reader.run(rejects: nil) { _ in }
+            try reader.run { _ in }
             Issue.record("expected an error")
         } catch {
             #expect(error.code == .badHeader)
@@ -260,9 +272,9 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
     }
 
     @Test func missingFileIsNotFound() {
-        let reader = DumpReader(path: "/nonexistent/dump.csv", inputIndex: 0, plan: .mexico)
+        let reader = DumpReader(path: "/nonexistent/dump.csv", inputIndex: 0, options: Self.utc)
         #expect(throws: InputError(.notFound, path: "/nonexistent/dump.csv", "no such file")) {
-            try reader.run(rejects: nil) { _ in }
+            try reader.run { _ in }
         }
     }
 
@@ -270,9 +282,9 @@ func collect(_ row: RowReader.Row) -> [String] { row.fields.map { CSVScanner.tex
         let path = Self.write("\u{D4}\u{C3}\u{B2}\u{A1}", name: "x.csv")
         // Write the real little-endian pcap magic bytes.
         _ = FileManager.default.createFile(atPath: path, contents: Data([0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0]))
-        let reader = DumpReader(path: path, inputIndex: 0, plan: .mexico)
+        let reader = DumpReader(path: path, inputIndex: 0, options: Self.utc)
         do {
-            try reader.run(rejects: nil) { _ in }
+            try reader.run { _ in }
             Issue.record("expected an error")
         } catch {
             #expect(error.code == .unsupported)

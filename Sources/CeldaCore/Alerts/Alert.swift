@@ -120,4 +120,10 @@ public struct Alert: Sendable {
 public protocol AlertResolver {
     func name(of party: Party) -> String
     func callID(of ref: SourceRef) -> String
+    /// The printable id of a tower (a CGI, or a carrier site code's text).
+    func towerName(_ cell: CellID) -> String
+}
+
+extension AlertResolver {
+    public func towerName(_ cell: CellID) -> String { cell.formatted }
 }

@@ -10,7 +10,7 @@ public struct AlertEncoder {
         switch e {
         case .line(let p), .victim(let p): resolver.name(of: p)
         case .device(let d): String(d)
-        case .tower(let c): c.formatted
+        case .tower(let c): resolver.towerName(c)
         case .prisonPair(let s): s
         }
     }
@@ -49,7 +49,7 @@ public struct AlertEncoder {
         o.raw(",\"towers\":[")
         for (i, t) in a.towers.prefix(Alert.maxTowers).enumerated() {
             if i > 0 { o.raw(",") }
-            o.string(t.formatted)
+            o.string(resolver.towerName(t))
         }
         o.raw("],\"metrics\":{")
         for (i, (k, v)) in a.metrics.enumerated() {

@@ -48,7 +48,8 @@ public enum Geo {
 }
 
 /// A known prison: a circle around a point (`radiusM` covers the compound and the coordinate's
-/// uncertainty).
+/// uncertainty), or polygons (an OpenStreetMap outline), in which case `location` is their
+/// centroid and `radiusM` the distance to the farthest vertex.
 public struct Prison: Sendable, Hashable {
     public var id: String
     public var name: String
@@ -56,15 +57,66 @@ public struct Prison: Sendable, Hashable {
     public var radiusM: Double
     public var state: String
     public var source: String
+    /// Polygons, each an outer ring followed by holes; empty for a circle.
+    public var polygons: [[[GeoPoint]]]
 
-    public init(id: String, name: String, location: GeoPoint, radiusM: Double, state: String = "", source: String = "")
-    {
+    public init(
+        id: String, name: String, location: GeoPoint, radiusM: Double, state: String = "", source: String = "",
+        polygons: [[[GeoPoint]]] = []
+    ) {
         self.id = id
         self.name = name
         self.location = location
         self.radiusM = radiusM
         self.state = state
         self.source = source
+        self.polygons = polygons
+    }
+
+    /// A prison outlined by polygons.
+    public init(id: String, name: String, polygons: [[[GeoPoint]]], state: String = "", source: String = "") {
+        let outer = polygons.compactMap(\.first).flatMap { $0 }
+        let n = Double(max(1, outer.count))
+        let c = GeoPoint(lat: outer.reduce(0) { $0 + $1.lat } / n, lon: outer.reduce(0) { $0 + $1.lon } / n)
+        let r = outer.map { Geo.distance(c, $0) }.max() ?? 0
+        self.init(id: id, name: name, location: c, radiusM: r, state: state, source: source, polygons: polygons)
+    }
+
+    /// Distance in metres from a point to the prison's area (0 inside).
+    public func distanceToArea(from p: GeoPoint) -> Double {
+        guard !polygons.isEmpty else { return Swift.max(0, Geo.distance(p, location) - radiusM) }
+        // Local equirectangular projection around the point (accurate at prison scale).
+        let k = Double.cos(p.lat * Double.pi / 180)
+        func xy(_ q: GeoPoint) -> (Double, Double) {
+            ((q.lon - p.lon) * k * Double.pi / 180 * Geo.earthRadius, (q.lat - p.lat) * Double.pi / 180 * Geo.earthRadius)
+        }
+        var best = Double.infinity
+        for polygon in polygons {
+            var inside = false
+            for (ri, ring) in polygon.enumerated() {
+                let pts = ring.map(xy)
+                guard pts.count >= 3 else { continue }
+                var crossing = false
+                var j = pts.count - 1
+                for i in 0..<pts.count {
+                    let (xi, yi) = pts[i]
+                    let (xj, yj) = pts[j]
+                    if (yi > 0) != (yj > 0), 0 < (xj - xi) * (0 - yi) / (yj - yi) + xi { crossing.toggle() }
+                    // Distance from the origin (the point) to segment i-j.
+                    let dx = xj - xi
+                    let dy = yj - yi
+                    let len2 = dx * dx + dy * dy
+                    let t = len2 > 0 ? Swift.min(1, Swift.max(0, -(xi * dx + yi * dy) / len2)) : 0
+                    let ex = xi + t * dx
+                    let ey = yi + t * dy
+                    best = Swift.min(best, (ex * ex + ey * ey).squareRoot())
+                    j = i
+                }
+                if ri == 0 { inside = crossing } else if crossing { inside = false }
+            }
+            if inside { return 0 }
+        }
+        return best
     }
 }
 
@@ -106,15 +158,15 @@ public enum Coverage {
     /// Whether `tower`'s coverage overlaps the prison circle, and how.
     public static func link(_ tower: Tower, _ prison: Prison, index: Int) -> PrisonLink? {
         let d = Geo.distance(tower.location, prison.location)
-        let edge = Swift.max(0, d - prison.radiusM)
+        let edge = prison.distanceToArea(from: tower.location)
         guard edge <= tower.rangeM else { return nil }
-        if let az = tower.azimuth, d > prison.radiusM {
+        if let az = tower.azimuth, edge > 0, d > 0 {
             // A sector reaches the circle when the bearing to the prison centre is within the half
             // beamwidth widened by the angle the circle subtends.
             let bearing = Geo.bearing(tower.location, prison.location)
             var delta = abs(bearing - az).truncatingRemainder(dividingBy: 360)
             if delta > 180 { delta = 360 - delta }
-            let subtended = Double.asin(Swift.min(1, prison.radiusM / d)) * 180 / Double.pi
+            let subtended = prison.radiusM >= d ? 180 : Double.asin(prison.radiusM / d) * 180 / Double.pi
             guard delta <= tower.beamwidth / 2 + subtended else { return nil }
         }
         return PrisonLink(
@@ -133,46 +185,51 @@ public enum Coverage {
 /// Every known tower, placed against the prisons once.
 ///
 /// A cell maps to a site index by one hash lookup; only towers that reach a prison carry links.
-public final class SiteTable: Sendable {
+/// Towers carried inline by a dump are added with ``add(_:)`` during the locate stage (before any
+/// detector reads them), so the table is shared read-only by the detectors.
+public final class SiteTable: @unchecked Sendable {
     public let prisons: [Prison]
-    public let towers: [Tower]
-    /// Links of tower `i`: `links[linkRanges[i]]`, nearest prison first.
-    public let links: [PrisonLink]
-    let linkStart: [UInt32]
-    let index: [CellID: UInt32]
+    public private(set) var towers: [Tower] = []
+    /// Links of tower `i`: `links[linkStart[i]..<linkStart[i + 1]]`, nearest prison first.
+    public private(set) var links: [PrisonLink] = []
+    var linkStart: [UInt32] = [0]
+    var index: [CellID: UInt32] = [:]
 
     /// Builds the table.
     ///
     /// - Complexity: O(towers × prisons) distance checks behind a cheap latitude prefilter.
     public init(towers: [Tower], prisons: [Prison]) {
-        var index = [CellID: UInt32](minimumCapacity: towers.count)
-        var kept = [Tower]()
-        kept.reserveCapacity(towers.count)
-        for t in towers where index[t.cell] == nil {
-            index[t.cell] = UInt32(kept.count)
-            kept.append(t)
-        }
-        var links = [PrisonLink]()
-        var starts = [UInt32]()
-        starts.reserveCapacity(kept.count + 1)
-        for t in kept {
-            starts.append(UInt32(links.count))
-            var found = [PrisonLink]()
-            for (i, p) in prisons.enumerated() {
-                let latGap = abs(t.location.lat - p.location.lat) * 111_000
-                if latGap > t.rangeM + p.radiusM + 1_000 { continue }
-                if let l = Coverage.link(t, p, index: i) { found.append(l) }
-            }
-            found.sort { ($0.edgeDistanceM, $0.prison) < ($1.edgeDistanceM, $1.prison) }
-            links.append(contentsOf: found)
-        }
-        starts.append(UInt32(links.count))
         self.prisons = prisons
-        self.towers = kept
-        self.links = links
-        self.linkStart = starts
-        self.index = index
+        index.reserveCapacity(towers.count)
+        self.towers.reserveCapacity(towers.count)
+        linkStart.reserveCapacity(towers.count + 1)
+        for t in towers { _ = add(t) }
     }
+
+    /// Adds a tower unless its cell is known; returns its site index.
+    @discardableResult
+    public func add(_ t: Tower) -> UInt32 {
+        if let existing = index[t.cell] { return existing }
+        let site = UInt32(towers.count)
+        index[t.cell] = site
+        towers.append(t)
+        var found = [PrisonLink]()
+        for (i, p) in prisons.enumerated() {
+            let latGap = abs(t.location.lat - p.location.lat) * 111_000
+            if latGap > t.rangeM + p.radiusM + 1_000 { continue }
+            if let l = Coverage.link(t, p, index: i) { found.append(l) }
+        }
+        found.sort { ($0.edgeDistanceM, $0.prison) < ($1.edgeDistanceM, $1.prison) }
+        links.append(contentsOf: found)
+        linkStart.append(UInt32(links.count))
+        return site
+    }
+
+    /// Whether a cell is known.
+    public func contains(_ cell: CellID) -> Bool { index[cell] != nil }
+
+    /// The tower of a cell, if known.
+    public func tower(of cell: CellID) -> Tower? { index[cell].map { towers[Int($0)] } }
 
     /// The site index of a cell, or ``CallRecord/unlocated``.
     @inlinable public func site(of cell: CellID) -> UInt32 {

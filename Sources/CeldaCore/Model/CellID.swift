@@ -94,3 +94,35 @@ public struct CellID: Hashable, Comparable, Sendable {
         return t.withUTF8 { parseDashed(UnsafeRawBufferPointer($0)) }
     }
 }
+
+extension CellID {
+    /// The PLMN value that marks a carrier site code (a cell named by text, not by a CGI).
+    public static let siteCodePLMN: UInt32 = .max
+
+    /// A carrier site code by the hash of its text (the text lives in a ``SiteNames`` table).
+    @inlinable public static func siteCode(hash: UInt64) -> CellID { CellID(plmn: siteCodePLMN, lac: 0, ci: hash) }
+
+    /// Whether this is a site code rather than a CGI.
+    @inlinable public var isSiteCode: Bool { plmn == CellID.siteCodePLMN }
+}
+
+/// The text of carrier site codes, keyed by their ``CellID``.
+public struct SiteNames: Sendable {
+    public private(set) var names: [CellID: String] = [:]
+    public init() {}
+
+    /// Records a site code and returns its cell.
+    public mutating func intern(_ text: String) -> CellID {
+        let c = CellID.siteCode(hash: StableHash.string(text))
+        if names[c] == nil { names[c] = text }
+        return c
+    }
+
+    public mutating func merge(_ other: SiteNames) { names.merge(other.names) { a, _ in a } }
+
+    /// The printable form of any cell.
+    public func name(of cell: CellID) -> String {
+        if cell.isSiteCode { return names[cell] ?? "site-" + StableHash.hex(cell.ci) }
+        return cell.formatted
+    }
+}

@@ -151,6 +151,7 @@ public struct NumberPlan: Sendable, Hashable {
         var count = 0
         var plus = false
         var letters = false
+        var startsWithLetter = false
         var sawDigit = false
         var i = start
         while i < userEnd {
@@ -167,12 +168,15 @@ public struct NumberPlan: Sendable, Hashable {
             } else if c == 0x20 || c == 0x2D || c == 0x2E || c == 0x28 || c == 0x29 || c == 0x2F {
                 // separators
             } else {
+                if !sawDigit && !plus && !letters { startsWithLetter = true }
                 letters = true
             }
             i += 1
         }
         if letters || count == 0 {
-            if isURI || !sawDigit { return .text }
+            // A name such as `anonymous` or a PBX user such as `client1` is an identity; letters
+            // among a number's digits (`55123A4567`) make the field invalid.
+            if isURI || !sawDigit || startsWithLetter { return .text }
             return .invalid
         }
         return classify(value: value, count: count, plus: plus)

@@ -10,154 +10,350 @@ public struct RejectReason: Error, Sendable, Equatable {
     }
 }
 
-/// Turns one CSV row into a ``CallRecord``.
+/// What became of one row.
+public enum RowOutcome {
+    case record(CallRecord)
+    /// Valid but not an outgoing voice call (an incoming mirror, SMS, data): counted by reason.
+    case skipped(String)
+    case rejected(RejectReason)
+}
+
+/// Turns one CSV row into a ``CallRecord`` following a ``CDRLayout``.
 ///
-/// Numbers are normalised once here (E.164 per the ``NumberPlan``); timestamps must carry a UTC
-/// offset (RFC 3339); the cell is a dashed CGI. No allocation for an accepted row except when a
-/// party is a text identity.
+/// Numbers are normalised once here (E.164 per the ``NumberPlan``); local times without an
+/// offset are placed in the configured ``ZoneRules``; the cell is a dashed CGI (decimal or hex),
+/// separate MCC/MNC/LAC/CI columns, or a carrier site code; inline tower coordinates become
+/// ``newTowers``. No allocation for an accepted row except for text identities and new sites.
 public struct CDRDecoder {
-    public let columns: CDRColumns
+    public let layout: CDRLayout
     public let plan: NumberPlan
-    let start: Int
-    let caller: Int
-    let callee: Int
-    let duration: Int
-    let cell: Int
-    let imei: Int
-    let imsi: Int
-    let answered: Int
-    public let width: Int
+    public let zone: ZoneRules
     public var identities = IdentityTable()
+    public var sites = SiteNames()
+    /// Towers first seen with inline coordinates (drained by the caller).
+    public var newTowers: [Tower] = []
+    var seenInline = Set<CellID>()
+    let col: (
+        start: Int, date: Int, time: Int, answer: Int, end: Int, duration: Int, caller: Int, callee: Int,
+        type: Int, answered: Int, disposition: Int, cell: Int, mcc: Int, mnc: Int, lac: Int, ci: Int, lat: Int,
+        lon: Int, azimuth: Int, imei: Int, imsi: Int
+    )
+    public let width: Int
 
-    public init(columns: CDRColumns, plan: NumberPlan) {
-        self.columns = columns
+    public init(layout: CDRLayout, plan: NumberPlan, zone: ZoneRules) {
+        self.layout = layout
         self.plan = plan
-        start = columns[.start] ?? -1
-        caller = columns[.caller] ?? -1
-        callee = columns[.callee] ?? -1
-        duration = columns[.duration] ?? -1
-        cell = columns[.cell] ?? -1
-        imei = columns[.imei] ?? -1
-        imsi = columns[.imsi] ?? -1
-        answered = columns[.answered] ?? -1
-        width = columns.header.count
-    }
-
-    @inline(__always)
-    static func slice(_ buf: UnsafeRawBufferPointer, _ f: FieldSpan) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: buf[f.start..<f.end])
+        self.zone = zone
+        func c(_ f: CDRField) -> Int { layout.columns[f] ?? -1 }
+        col = (
+            c(.start), c(.date), c(.time), c(.answerTime), c(.end), c(.duration), c(.caller), c(.callee), c(.callType),
+            c(.answered), c(.disposition), c(.cell), c(.mcc), c(.mnc), c(.lac), c(.ci), c(.latitude), c(.longitude),
+            c(.azimuth), c(.imei), c(.imsi)
+        )
+        width = layout.header.count
     }
 
     /// Decodes a row; `source` is stamped on the record.
-    public mutating func decode(
-        _ buf: UnsafeRawBufferPointer, _ fields: [FieldSpan], source: SourceRef
-    ) -> Result<CallRecord, RejectReason> {
-        if fields.count != width {
-            return .failure(RejectReason("field-count", "row has \(fields.count) fields, the header has \(width)"))
+    public mutating func decode(_ row: Row, source: SourceRef) -> RowOutcome {
+        let fields = row.fields
+        if width > 0 && fields.count != width {
+            return .rejected(RejectReason("field-count", "row has \(fields.count) fields, the header has \(width)"))
         }
-        let startText = Self.slice(buf, fields[start])
+        // Call type first: mirrors, SMS and data rows are skipped whatever else they hold.
+        if col.type >= 0 {
+            let text = layout.encoding.decode(row.field(col.type)).trimmingSpaces
+            let cls = layout.callTypes[text.uppercased()] ?? CallClass.classify(text)
+            switch cls {
+            case .outgoing: break
+            case .some(let other): return .skipped(other.rawValue)
+            case .none:
+                return .rejected(
+                    RejectReason(
+                        "call-type",
+                        "call type \(Self.show(row.field(col.type))) is not recognised (map it under [call_types] in --mapping)"
+                    ))
+            }
+        }
         let t: EventTime
-        switch CivilTime.parseRFC3339(startText) {
+        switch startTime(row) {
         case .success(let v): t = v
-        case .failure(.missingOffset):
-            return .failure(RejectReason("start-time", "start_time has no UTC offset: \(Self.show(startText))"))
-        case .failure:
-            return .failure(
-                RejectReason("start-time", "start_time is not an RFC 3339 timestamp: \(Self.show(startText))"))
+        case .failure(let e): return .rejected(e)
         }
         let a: Party
-        switch party(Self.slice(buf, fields[caller]), "caller") {
+        switch party(row.field(col.caller), "caller") {
         case .success(let p): a = p
-        case .failure(let e): return .failure(e)
+        case .failure(let e): return .rejected(e)
         }
         let b: Party
-        switch party(Self.slice(buf, fields[callee]), "callee") {
+        switch party(row.field(col.callee), "callee") {
         case .success(let p): b = p
-        case .failure(let e): return .failure(e)
+        case .failure(let e): return .rejected(e)
         }
         var durationMs: UInt32 = 0
         var hasDuration = false
-        if duration >= 0 {
-            let text = Self.slice(buf, fields[duration])
+        var answerAt: EventTime?
+        if col.answer >= 0 {
+            let f = row.field(col.answer)
+            if !Self.isBlank(f) {
+                guard let v = time(f, date: nil) else {
+                    return .rejected(RejectReason("answer-time", "answer time is not a timestamp: \(Self.show(f))"))
+                }
+                answerAt = v
+            }
+        }
+        if col.duration >= 0 {
+            let text = row.field(col.duration)
             switch Self.parseDuration(text) {
             case .some(.some(let ms)):
                 durationMs = ms
                 hasDuration = true
             case .some(.none): break
             case .none:
-                return .failure(RejectReason("duration", "duration_s is not a number of seconds: \(Self.show(text))"))
+                return .rejected(RejectReason("duration", "duration is not a number of seconds: \(Self.show(text))"))
+            }
+        } else if col.end >= 0 {
+            let f = row.field(col.end)
+            if !Self.isBlank(f) {
+                guard let end = time(f, date: nil) else {
+                    return .rejected(RejectReason("end-time", "end time is not a timestamp: \(Self.show(f))"))
+                }
+                let from = answerAt ?? t
+                durationMs = UInt32(clamping: max(0, (end - from) / 1000))
+                hasDuration = true
             }
         }
         var c = CellID.none
-        if cell >= 0 {
-            let text = Self.slice(buf, fields[cell])
-            if !Self.isBlank(text) {
-                guard let parsed = CellID.parseDashed(text) else {
-                    return .failure(RejectReason("cell-id", "cell_id is not a CGI MCC-MNC-LAC-CI: \(Self.show(text))"))
-                }
-                c = parsed
-            }
+        switch cell(row) {
+        case .success(let v): c = v
+        case .failure(let e): return .rejected(e)
         }
         var imeiValue: UInt64 = 0
-        if imei >= 0 {
-            let text = Self.slice(buf, fields[imei])
+        if col.imei >= 0 {
+            let text = row.field(col.imei)
             guard let v = Self.parseDigits(text, maxDigits: 17) else {
-                return .failure(RejectReason("imei", "imei is not numeric: \(Self.show(text))"))
+                return .rejected(RejectReason("imei", "imei is not numeric: \(Self.show(text))"))
             }
             imeiValue = v
         }
         var imsiValue: UInt64 = 0
-        if imsi >= 0 {
-            let text = Self.slice(buf, fields[imsi])
+        if col.imsi >= 0 {
+            let text = row.field(col.imsi)
             guard let v = Self.parseDigits(text, maxDigits: 15) else {
-                return .failure(RejectReason("imsi", "imsi is not numeric: \(Self.show(text))"))
+                return .rejected(RejectReason("imsi", "imsi is not numeric: \(Self.show(text))"))
             }
             imsiValue = v
         }
-        var flags = CallRecord.Flags()
-        var answeredValue: Bool? = nil
-        if answered >= 0 {
-            let text = Self.slice(buf, fields[answered])
+        var answered: Bool?
+        if col.answered >= 0 {
+            let text = row.field(col.answered)
             switch Self.parseBool(text) {
-            case .some(let v): answeredValue = v
+            case .some(let v): answered = v
             case .none:
-                return .failure(RejectReason("answered", "answered is not yes/no: \(Self.show(text))"))
+                return .rejected(RejectReason("answered", "answered is not yes/no: \(Self.show(text))"))
             }
         }
-        if answeredValue ?? (hasDuration && durationMs > 0) { flags.insert(.answered) }
-        return .success(
+        if answered == nil, col.disposition >= 0 { answered = Self.parseDisposition(row.field(col.disposition)) }
+        if answered == nil, col.answer >= 0 { answered = answerAt != nil }
+        var flags = CallRecord.Flags()
+        if answered ?? (hasDuration && durationMs > 0) { flags.insert(.answered) }
+        if c.isSiteCode { nameSite(row, c) }
+        if col.lat >= 0 && col.lon >= 0 { inlineTower(row, cell: &c) }
+        return .record(
             CallRecord(
                 start: t, durationMs: durationMs, flags: flags, caller: a, callee: b, imei: imeiValue, imsi: imsiValue,
                 cell: c, source: source))
     }
+
+    // MARK: time
+
+    func time(_ f: UnsafeRawBufferPointer, date: Int64?) -> EventTime? {
+        guard let w = CivilTime.parseWritten(f, order: layout.dateOrder) else {
+            // A bare time of day with a date from elsewhere.
+            guard let date else { return nil }
+            var i = 0
+            var s = 0
+            var e = f.count
+            while s < e, f[s] == 0x20 || f[s] == 0x22 { s += 1 }
+            while e > s, f[e - 1] == 0x20 || f[e - 1] == 0x22 { e -= 1 }
+            let trimmed = UnsafeRawBufferPointer(rebasing: f[s..<e])
+            guard let tod = CivilTime.parseTimeOfDay(trimmed, from: &i, end: trimmed.count), i == trimmed.count else {
+                return nil
+            }
+            return utc(localSeconds: date + tod.seconds, micros: tod.micros, offset: nil)
+        }
+        if w.isEpoch { return w.seconds * CivilTime.second + w.micros }
+        return utc(localSeconds: w.seconds, micros: w.micros, offset: w.offset)
+    }
+
+    @inline(__always)
+    func utc(localSeconds: Int64, micros: Int64, offset: Int32?) -> EventTime {
+        let secs = offset.map { localSeconds - Int64($0) } ?? zone.utc(fromLocal: localSeconds)
+        return secs * CivilTime.second + micros
+    }
+
+    func startTime(_ row: Row) -> Result<EventTime, RejectReason> {
+        if col.start >= 0 {
+            let f = row.field(col.start)
+            guard let w = CivilTime.parseWritten(f, order: layout.dateOrder) else {
+                return .failure(RejectReason("start-time", "start time is not a recognised timestamp: \(Self.show(f))"))
+            }
+            if w.dateOnly, col.time >= 0 { return dateAndTime(dateSeconds: w.seconds, row: row) }
+            if w.isEpoch { return .success(w.seconds * CivilTime.second + w.micros) }
+            return .success(utc(localSeconds: w.seconds, micros: w.micros, offset: w.offset))
+        }
+        let f = row.field(col.date)
+        guard let w = CivilTime.parseWritten(f, order: layout.dateOrder) else {
+            return .failure(RejectReason("start-time", "date is not a recognised date: \(Self.show(f))"))
+        }
+        if w.dateOnly {
+            guard col.time >= 0 else {
+                return .failure(RejectReason("start-time", "date has no time of day and no time column is mapped: \(Self.show(f))"))
+            }
+            return dateAndTime(dateSeconds: w.seconds, row: row)
+        }
+        if w.isEpoch { return .success(w.seconds * CivilTime.second + w.micros) }
+        return .success(utc(localSeconds: w.seconds, micros: w.micros, offset: w.offset))
+    }
+
+    func dateAndTime(dateSeconds: Int64, row: Row) -> Result<EventTime, RejectReason> {
+        let f = row.field(col.time)
+        guard let v = time(f, date: dateSeconds) else {
+            return .failure(RejectReason("start-time", "time is not a time of day: \(Self.show(f))"))
+        }
+        return .success(v)
+    }
+
+    // MARK: parties
 
     mutating func party(_ text: UnsafeRawBufferPointer, _ name: String) -> Result<Party, RejectReason> {
         switch plan.normalise(text) {
         case .party(let p): return .success(p)
         case .empty: return .failure(RejectReason(name, "\(name) is empty"))
         case .invalid: return .failure(RejectReason(name, "\(name) is not a phone number: \(Self.show(text))"))
-        case .text: return .success(identities.intern(Self.trimmed(text)))
+        case .text:
+            let trimmed = Self.trimmed(text)
+            if layout.encoding == .utf8 { return .success(identities.intern(trimmed)) }
+            var s = layout.encoding.decode(trimmed)
+            return .success(s.withUTF8 { identities.intern(UnsafeRawBufferPointer($0)) })
         }
     }
+
+    // MARK: cells
+
+    func cell(_ row: Row) -> Result<CellID, RejectReason> {
+        if col.cell >= 0 {
+            let text = row.field(col.cell)
+            if Self.isBlank(text) { return .success(.none) }
+            if let parsed = CellID.parseDashed(text, hex: layout.cellHex) { return .success(parsed) }
+            if let parsed = CellID.parseDashed(text, hex: true), Self.containsHexLetter(text) { return .success(parsed) }
+            return .success(siteCode(text))
+        }
+        if col.mcc >= 0 && col.mnc >= 0 && col.lac >= 0 && col.ci >= 0 {
+            let parts = [col.mcc, col.mnc, col.lac, col.ci].map { row.field($0) }
+            if parts.allSatisfy(Self.isBlank) { return .success(.none) }
+            let values = parts.enumerated().map { i, p in Self.parseNumber(p, hex: layout.cellHex && i >= 2) }
+            guard let mcc = values[0], let mnc = values[1], let lac = values[2], let ci = values[3], mcc >= 1, mcc <= 999,
+                mnc <= 999, lac <= 0xFF_FFFF
+            else {
+                return .failure(
+                    RejectReason("cell-id", "MCC/MNC/LAC/CI are not numbers in range: \(parts.map { Self.show($0) }.joined(separator: " "))"))
+            }
+            return .success(CellID(mcc: UInt32(mcc), mnc: UInt32(mnc), lac: UInt32(lac), ci: ci))
+        }
+        return .success(.none)
+    }
+
+    func siteCode(_ text: UnsafeRawBufferPointer) -> CellID {
+        // Names are kept by the reader (``sites``); the hash is enough here.
+        CellID.siteCode(hash: StableHash.bytes(Self.trimmed(text)))
+    }
+
+    mutating func inlineTower(_ row: Row, cell: inout CellID) {
+        guard let lat = FieldParse.double(row.field(col.lat)), let lon = FieldParse.double(row.field(col.lon)) else {
+            return
+        }
+        let point = GeoPoint(lat: lat, lon: lon)
+        guard point.isValid, !(lat == 0 && lon == 0) else { return }
+        if cell.isNone {
+            // No cell column: the coordinates name the site.
+            var name = "\(lat),\(lon)"
+            cell = name.withUTF8 { CellID.siteCode(hash: StableHash.bytes(UnsafeRawBufferPointer($0))) }
+            if sites.names[cell] == nil { _ = sites.intern(name) }
+        }
+        guard seenInline.insert(cell).inserted else { return }
+        if cell.isSiteCode, col.cell >= 0, sites.names[cell] == nil {
+            _ = sites.intern(layout.encoding.decode(Self.trimmed(row.field(col.cell))))
+        }
+        let azimuth = col.azimuth >= 0 ? FieldParse.double(row.field(col.azimuth)) : nil
+        newTowers.append(Tower(cell: cell, location: point, rangeM: nil, azimuth: azimuth))
+    }
+
+    /// Records the text of a site-code cell seen in a row (called by the reader once per new code).
+    mutating func nameSite(_ row: Row, _ cell: CellID) {
+        if cell.isSiteCode, col.cell >= 0, sites.names[cell] == nil {
+            _ = sites.intern(layout.encoding.decode(Self.trimmed(row.field(col.cell))))
+        }
+    }
+
+    // MARK: field helpers
 
     static func trimmed(_ p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         var s = 0
         var e = p.count
-        while s < e, p[s] == 0x20 || p[s] == 0x22 { s += 1 }
-        while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x22 { e -= 1 }
+        while s < e, p[s] == 0x20 || p[s] == 0x22 || p[s] == 0x09 { s += 1 }
+        while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x22 || p[e - 1] == 0x09 { e -= 1 }
         return UnsafeRawBufferPointer(rebasing: p[s..<e])
     }
 
     @inline(__always)
     static func isBlank(_ p: UnsafeRawBufferPointer) -> Bool {
-        for b in p where b != 0x20 && b != 0x09 { return false }
+        for b in p where b != 0x20 && b != 0x09 && b != 0x22 { return false }
         return true
     }
 
-    /// Seconds, optionally with a fraction → milliseconds. `.some(nil)` for blank, `nil` when invalid.
+    static func containsHexLetter(_ p: UnsafeRawBufferPointer) -> Bool {
+        p.contains { ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x66 }
+    }
+
+    static func parseNumber(_ p: UnsafeRawBufferPointer, hex: Bool) -> UInt64? {
+        let t = trimmed(p)
+        guard !t.isEmpty else { return nil }
+        var v: UInt64 = 0
+        var i = 0
+        var isHex = hex
+        if t.count > 2, t[0] == 0x30, t[1] | 0x20 == 0x78 {
+            i = 2
+            isHex = true
+        }
+        guard i < t.count else { return nil }
+        while i < t.count {
+            let c = t[i]
+            let d: UInt64
+            if c &- 0x30 < 10 {
+                d = UInt64(c &- 0x30)
+            } else if isHex, (c | 0x20) >= 0x61, (c | 0x20) <= 0x66 {
+                d = UInt64((c | 0x20) - 0x61 + 10)
+            } else {
+                return nil
+            }
+            let (m, o) = v.multipliedReportingOverflow(by: isHex ? 16 : 10)
+            guard !o else { return nil }
+            v = m + d
+            i += 1
+        }
+        return v
+    }
+
+    /// Seconds, optionally with a fraction, or `H:MM:SS` → milliseconds. `.some(nil)` for blank,
+    /// `nil` when invalid.
     static func parseDuration(_ p: UnsafeRawBufferPointer) -> UInt32?? {
         let t = trimmed(p)
         if t.isEmpty { return .some(nil) }
+        if t.contains(0x3A) {
+            var i = 0
+            guard let hms = CivilTime.parseTimeOfDay(t, from: &i, end: t.count), i == t.count else { return nil }
+            return .some(UInt32(hms.seconds * 1000 + hms.micros / 1000))
+        }
         var ms: UInt64 = 0
         var i = 0
         var digits = 0
@@ -168,7 +364,7 @@ public struct CDRDecoder {
             if digits > 9 { return nil }
         }
         ms *= 1000
-        if i < t.count, t[i] == 0x2E {
+        if i < t.count, t[i] == 0x2E || t[i] == 0x2C {
             i += 1
             var scale: UInt64 = 100
             while i < t.count, t[i] &- 0x30 < 10 {
@@ -191,7 +387,7 @@ public struct CDRDecoder {
                 n += 1
                 if n > maxDigits { return nil }
                 v = v * 10 + UInt64(d)
-            } else if b == 0x20 || b == 0x2D || b == 0x22 || b == 0x27 {
+            } else if b == 0x20 || b == 0x2D || b == 0x22 || b == 0x27 || b == 0x09 {
                 continue
             } else {
                 return nil
@@ -200,18 +396,35 @@ public struct CDRDecoder {
         return v
     }
 
-    static func parseBool(_ p: UnsafeRawBufferPointer) -> Bool?? {
-        let t = trimmed(p)
-        if t.isEmpty { return .some(nil) }
+    static func lowered(_ p: UnsafeRawBufferPointer) -> String {
         var lower = [UInt8]()
-        lower.reserveCapacity(t.count)
-        for b in t where b != 0x20 && b != 0x5F {
+        lower.reserveCapacity(p.count)
+        for b in trimmed(p) where b != 0x20 && b != 0x5F && b != 0x2D {
             lower.append(b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
         }
-        switch String(decoding: lower, as: UTF8.self) {
+        return String(decoding: lower, as: UTF8.self)
+    }
+
+    static func parseBool(_ p: UnsafeRawBufferPointer) -> Bool?? {
+        let s = lowered(p)
+        if s.isEmpty { return .some(nil) }
+        switch s {
         case "1", "true", "t", "yes", "y", "si", "sí", "s", "answered", "contestada": return .some(true)
         case "0", "false", "f", "no", "n", "noanswer", "busy", "failed", "nocontestada", "cancelled", "canceled":
             return .some(false)
+        default: return nil
+        }
+    }
+
+    /// Asterisk / carrier dispositions: `ANSWERED`, `NO ANSWER`, `BUSY`, `FAILED`, `CONGESTION`…
+    static func parseDisposition(_ p: UnsafeRawBufferPointer) -> Bool? {
+        switch lowered(p) {
+        case "answered", "answer", "contestada", "completada", "completed", "success", "exitosa", "connected",
+            "normalclearing":
+            return true
+        case "noanswer", "busy", "failed", "congestion", "cancel", "cancelled", "canceled", "ocupado", "nocontesta",
+            "nocontestada", "fallida", "rechazada", "noanswered", "unanswered", "noresponse", "nouserresponse":
+            return false
         default: return nil
         }
     }
@@ -220,5 +433,44 @@ public struct CDRDecoder {
     static func show(_ p: UnsafeRawBufferPointer) -> String {
         let s = String(decoding: p.prefix(60), as: UTF8.self)
         return "'" + s + (p.count > 60 ? "…" : "") + "'"
+    }
+}
+
+extension CellID {
+    /// Parses a dashed CGI whose parts may be hexadecimal.
+    public static func parseDashed(_ p: UnsafeRawBufferPointer, hex: Bool) -> CellID? {
+        guard hex else { return parseDashed(p) }
+        var parts: [UInt64] = []
+        var current: UInt64 = 0
+        var digits = 0
+        var s = 0
+        var e = p.count
+        while s < e, p[s] == 0x20 || p[s] == 0x22 { s += 1 }
+        while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x22 { e -= 1 }
+        for i in s...e {
+            let c: UInt8 = i < e ? p[i] : 0x2D
+            if c == 0x2D || c == 0x5F || c == 0x3A || c == 0x2E {
+                guard digits > 0 else { return nil }
+                parts.append(current)
+                current = 0
+                digits = 0
+                continue
+            }
+            let lower = c | 0x20
+            let d: UInt64
+            if c &- 0x30 < 10 {
+                // MCC and MNC are always decimal digits.
+                d = UInt64(c &- 0x30)
+            } else if lower >= 0x61, lower <= 0x66, parts.count >= 2 {
+                d = UInt64(lower - 0x61 + 10)
+            } else {
+                return nil
+            }
+            digits += 1
+            guard digits <= 12 else { return nil }
+            current = current * (parts.count >= 2 ? 16 : 10) + d
+        }
+        guard parts.count == 4, parts[0] >= 1, parts[0] <= 999, parts[1] <= 999, parts[2] <= 0xFF_FFFF else { return nil }
+        return CellID(mcc: UInt32(parts[0]), mnc: UInt32(parts[1]), lac: UInt32(parts[2]), ci: parts[3])
     }
 }

@@ -150,153 +150,195 @@ public struct CSVScanner: Sendable {
     }
 }
 
-/// Feeds complete rows of any input to a handler: a mapped file in one pass, a stream through a
-/// reusable buffer that carries the incomplete row over to the next read.
-public struct RowReader {
-    /// One row as the handler sees it.
-    public struct Row {
-        /// The buffer the spans point into (valid only during the handler call).
-        public var buffer: UnsafeRawBufferPointer
-        public var fields: [FieldSpan]
-        /// Byte offset of the row in the decoded stream.
-        public var offset: Int
-        /// 1-based line number where the row starts.
-        public var line: Int
-        /// Row bytes (without the final line break).
-        public var rawRange: Range<Int>
-        /// The row could not be split (unterminated quote); `fields` is empty.
-        public var malformed: Bool
+/// One row of a CSV input.
+public struct Row {
+    /// The buffer the spans point into (valid only until the cursor moves).
+    public var buffer: UnsafeRawBufferPointer
+    public var fields: [FieldSpan]
+    /// Byte offset of the row in the decoded stream.
+    public var offset: Int
+    /// 1-based line number where the row starts.
+    public var line: Int
+    /// Row bytes (without the final line break).
+    public var rawRange: Range<Int>
+    /// The row could not be split (unterminated quote); `fields` is empty.
+    public var malformed: Bool
+
+    /// The raw bytes of the row.
+    public var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[rawRange]) }
+
+    /// A field's bytes (empty when the row has fewer fields).
+    @inlinable public func field(_ i: Int) -> UnsafeRawBufferPointer {
+        guard i >= 0, i < fields.count else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: buffer[fields[i].start..<fields[i].end])
     }
 
+    /// A field's text, unescaped.
+    public func text(_ i: Int) -> String {
+        guard i >= 0, i < fields.count else { return "" }
+        return CSVScanner.text(fields[i], in: buffer)
+    }
+
+    /// Whether the row is a blank line.
+    public var isBlank: Bool { !malformed && fields.count == 1 && fields[0].start == fields[0].end }
+}
+
+/// Pulls complete rows from an input: a mapped file in place, a stream through a reusable buffer
+/// that carries the incomplete row over to the next read (so parser state survives chunk
+/// boundaries).
+///
+/// ```swift
+/// let cursor = RowCursor(mapped: file)
+/// while try cursor.next() { use(cursor.row) }
+/// ```
+public final class RowCursor {
     public var scanner: CSVScanner
-    /// Bytes read per `read(2)` for streams (≤128 KiB is fastest here, see perf-anchors.md).
-    public var chunkSize: Int
+    /// The current row, valid until the next call to ``next()``.
+    public private(set) var row: Row
+    let chunkSize: Int
+    let mapped: MappedFile?
+    var source: (any ByteSource)?
+    var storage: UnsafeMutableRawBufferPointer
+    var capacity = 0
+    var start = 0
+    var valid = 0
+    var base = 0
+    var eof = false
+    var line = 1
+    var sniffedBOM = false
+    var rowsSinceRelease = 0
 
-    public init(scanner: CSVScanner = CSVScanner(), chunkSize: Int = 128 * 1024) {
+    /// A cursor over a mapped file.
+    public init(mapped file: MappedFile, scanner: CSVScanner = CSVScanner()) {
         self.scanner = scanner
-        self.chunkSize = chunkSize
+        self.chunkSize = 0
+        self.mapped = file
+        self.storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        self.row = Row(buffer: file.bytes, fields: [], offset: 0, line: 1, rawRange: 0..<0, malformed: false)
+        self.row.fields.reserveCapacity(32)
+        valid = file.bytes.count
+        eof = true
     }
 
-    /// Reads every row of a mapped file. `handler` returns `false` to stop early.
-    public func read(mapped file: MappedFile, skipBOM: Bool = true, _ handler: (inout Row) -> Bool) {
-        let buf = file.bytes
-        var pos = 0
-        if skipBOM, buf.count >= 3, buf[0] == 0xEF, buf[1] == 0xBB, buf[2] == 0xBF { pos = 3 }
-        var line = 1
-        var row = Row(buffer: buf, fields: [], offset: 0, line: 1, rawRange: 0..<0, malformed: false)
-        row.fields.reserveCapacity(32)
-        var sinceRelease = 0
-        while pos < buf.count {
-            let r = scanner.scan(buf, from: pos, eof: true, fields: &row.fields)
-            switch r {
+    /// A cursor over a stream (pipe, gzip). Bytes per `read(2)`: ≤128 KiB is fastest here
+    /// (shared/research/perf-anchors.md).
+    public init(stream: any ByteSource, scanner: CSVScanner = CSVScanner(), chunkSize: Int = 128 * 1024) {
+        self.scanner = scanner
+        self.chunkSize = max(1, chunkSize)
+        self.mapped = nil
+        self.source = stream
+        self.capacity = max(self.chunkSize * 2, 64)
+        self.storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        self.row = Row(
+            buffer: UnsafeRawBufferPointer(start: nil, count: 0), fields: [], offset: 0, line: 1, rawRange: 0..<0,
+            malformed: false)
+        self.row.fields.reserveCapacity(32)
+    }
+
+    deinit {
+        if mapped == nil { storage.deallocate() }
+        source?.close()
+    }
+
+    var bytes: UnsafeRawBufferPointer {
+        if let mapped { return mapped.bytes }
+        return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage)[0..<valid])
+    }
+
+    /// Up to `n` bytes ahead of the cursor, without consuming them (for sniffing).
+    public func peek(_ n: Int) throws(InputError) -> [UInt8] {
+        try skipBOM()
+        while valid - start < n && !eof { try fill() }
+        return Array(bytes[start..<min(valid, start + n)])
+    }
+
+    func skipBOM() throws(InputError) {
+        guard !sniffedBOM else { return }
+        if mapped == nil {
+            while valid < 3 && !eof { try fill() }
+        }
+        sniffedBOM = true
+        let b = bytes
+        if b.count >= 3, b[0] == 0xEF, b[1] == 0xBB, b[2] == 0xBF { start = 3 }
+    }
+
+    func fill() throws(InputError) {
+        guard source != nil, !eof else { return }
+        if start > 0 && (capacity - valid < chunkSize) {
+            let keep = valid - start
+            if keep > 0 { storage.baseAddress!.copyMemory(from: storage.baseAddress! + start, byteCount: keep) }
+            base += start
+            valid = keep
+            start = 0
+        }
+        if capacity - valid < chunkSize {
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity * 2, alignment: 16)
+            bigger.baseAddress!.copyMemory(from: storage.baseAddress!, byteCount: valid)
+            storage.deallocate()
+            storage = bigger
+            capacity *= 2
+        }
+        let n = try source!.read(
+            into: UnsafeMutableRawBufferPointer(rebasing: storage[valid..<min(capacity, valid + chunkSize)]))
+        if n == 0 { eof = true } else { valid += n }
+    }
+
+    /// Moves to the next row. Returns `false` at the end of the input.
+    public func next() throws(InputError) -> Bool {
+        try skipBOM()
+        while true {
+            let buf = bytes
+            if start >= valid {
+                if eof { return false }
+                try fill()
+                continue
+            }
+            row.buffer = buf
+            switch scanner.scan(buf, from: start, eof: eof, fields: &row.fields) {
             case .row(let next, let newlines):
                 var end = next
-                if end > pos, buf[end - 1] == 0x0A { end -= 1 }
-                if end > pos, buf[end - 1] == 0x0D { end -= 1 }
-                row.offset = pos
+                if end > start, buf[end - 1] == 0x0A { end -= 1 }
+                if end > start, buf[end - 1] == 0x0D { end -= 1 }
+                row.offset = base + start
                 row.line = line
-                row.rawRange = pos..<max(pos, end)
+                row.rawRange = start..<max(start, end)
                 row.malformed = false
-                if !handler(&row) { return }
                 line += newlines
-                pos = next
+                start = next
+                releasePages()
+                return true
             case .unterminated(let lineEnd, let lineNext):
                 row.fields.removeAll(keepingCapacity: true)
-                row.offset = pos
+                row.offset = base + start
                 row.line = line
-                row.rawRange = pos..<lineEnd
+                row.rawRange = start..<lineEnd
                 row.malformed = true
-                if !handler(&row) { return }
                 line += 1
-                pos = lineNext
+                start = lineNext
+                return true
             case .needMore:
-                preconditionFailure("scanner asked for more input at end of file")
-            }
-            sinceRelease += 1
-            if sinceRelease == 65_536 {
-                sinceRelease = 0
-                file.release(upTo: pos)
+                try fill()
             }
         }
     }
 
-    /// Reads every row of a stream. Throws what the source throws (rows before the failure have
-    /// been handled).
-    public func read(
-        stream source: inout some ByteSource, skipBOM: Bool = true, _ handler: (inout Row) -> Bool
-    ) throws(InputError) {
-        var capacity = max(chunkSize * 2, 64)
-        var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
-        defer { storage.deallocate() }
-        var start = 0  // first unconsumed byte
-        var valid = 0  // bytes filled
-        var base = 0  // stream offset of storage[0]
-        var eof = false
-        var line = 1
-        var first = true
-        var row = Row(
-            buffer: UnsafeRawBufferPointer(storage), fields: [], offset: 0, line: 1, rawRange: 0..<0, malformed: false)
-        row.fields.reserveCapacity(32)
-        while true {
-            // Fill.
-            if !eof {
-                if start > 0 && (capacity - valid < chunkSize) {
-                    let keep = valid - start
-                    if keep > 0 { storage.baseAddress!.copyMemory(from: storage.baseAddress! + start, byteCount: keep) }
-                    base += start
-                    valid = keep
-                    start = 0
-                }
-                if capacity - valid < chunkSize {
-                    let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity * 2, alignment: 16)
-                    bigger.baseAddress!.copyMemory(from: storage.baseAddress!, byteCount: valid)
-                    storage.deallocate()
-                    storage = bigger
-                    capacity *= 2
-                }
-                let n = try source.read(
-                    into: UnsafeMutableRawBufferPointer(rebasing: storage[valid..<min(capacity, valid + chunkSize)]))
-                if n == 0 { eof = true } else { valid += n }
-                if first && (valid >= 3 || eof) {
-                    first = false
-                    if skipBOM, valid >= 3, storage[0] == 0xEF, storage[1] == 0xBB, storage[2] == 0xBF { start = 3 }
-                }
-                if first { continue }
-            }
-            let buf = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage)[0..<valid])
-            row.buffer = buf
-            scan: while start < valid {
-                let r = scanner.scan(buf, from: start, eof: eof, fields: &row.fields)
-                switch r {
-                case .row(let next, let newlines):
-                    var end = next
-                    if end > start, buf[end - 1] == 0x0A { end -= 1 }
-                    if end > start, buf[end - 1] == 0x0D { end -= 1 }
-                    row.offset = base + start
-                    row.line = line
-                    row.rawRange = start..<max(start, end)
-                    row.malformed = false
-                    if !handler(&row) { return }
-                    line += newlines
-                    start = next
-                case .unterminated(let lineEnd, let lineNext):
-                    row.fields.removeAll(keepingCapacity: true)
-                    row.offset = base + start
-                    row.line = line
-                    row.rawRange = start..<lineEnd
-                    row.malformed = true
-                    if !handler(&row) { return }
-                    line += 1
-                    start = lineNext
-                case .needMore:
-                    break scan
-                }
-            }
-            if eof && start >= valid { return }
-            if eof && start < valid {
-                // Cannot happen: at EOF the scanner always completes a row.
-                return
-            }
+    func releasePages() {
+        guard let mapped else { return }
+        rowsSinceRelease += 1
+        if rowsSinceRelease == 65_536 {
+            rowsSinceRelease = 0
+            mapped.release(upTo: start)
+        }
+    }
+}
+
+/// Opens any input as a ``RowCursor``.
+extension RowCursor {
+    /// The cursor for an opened input.
+    public static func make(_ opened: InputOpener.Opened, scanner: CSVScanner = CSVScanner()) -> RowCursor {
+        switch opened {
+        case .mapped(let file): RowCursor(mapped: file, scanner: scanner)
+        case .stream(let source, _): RowCursor(stream: source, scanner: scanner)
         }
     }
 }

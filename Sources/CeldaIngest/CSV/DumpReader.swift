@@ -1,8 +1,7 @@
-public import CeldaCore
-
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+public import CeldaCore
 
 /// Counts of one run's rows (spec/inputs.md "Accounting": read = accepted + rejected + skipped + duplicate).
 public struct RowStats: Sendable, Equatable {
@@ -13,6 +12,8 @@ public struct RowStats: Sendable, Equatable {
     public var duplicate = 0
     /// Blank lines (not rows).
     public var blankLines = 0
+    /// Title lines before the header (not rows).
+    public var titleLines = 0
     public var rejectedByReason: [String: Int] = [:]
     public var skippedByReason: [String: Int] = [:]
     public init() {}
@@ -24,6 +25,7 @@ public struct RowStats: Sendable, Equatable {
         skipped += o.skipped
         duplicate += o.duplicate
         blankLines += o.blankLines
+        titleLines += o.titleLines
         rejectedByReason.merge(o.rejectedByReason, uniquingKeysWith: +)
         skippedByReason.merge(o.skippedByReason, uniquingKeysWith: +)
     }
@@ -67,9 +69,7 @@ public final class CallIDSpool {
     }
 
     private func flush() {
-        guard fd >= 0, !buffer.isEmpty else {
-            return
-        }
+        guard fd >= 0, !buffer.isEmpty else { return }
         var done = 0
         buffer.withUnsafeBytes { b in
             while done < b.count {
@@ -82,8 +82,8 @@ public final class CallIDSpool {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Reads back the id at `offset`.
-    public func read(_ offset: Int) -> String? {
+    /// Reads back the bytes at `offset`.
+    public func read(_ offset: Int) -> [UInt8]? {
         flush()
         guard fd >= 0 else { return nil }
         var len = [UInt8](repeating: 0, count: 2)
@@ -92,45 +92,81 @@ public final class CallIDSpool {
         var bytes = [UInt8](repeating: 0, count: n)
         let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n, off_t(offset + 2)) }
         guard got == n else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     deinit { if fd >= 0 { close(fd) } }
 }
 
-/// Reads one CDR dump (CSV, plain or gzip, file or pipe) into call records.
+/// How a dump is read: numbers, time zone, and an optional layout or mapping.
+public struct ReaderOptions: Sendable {
+    public var plan = NumberPlan.mexico
+    public var zone = ZoneRules.utc
+    /// A built-in layout name (`header`, `asterisk`, …), or `nil` to detect.
+    public var layoutName: String?
+    /// A mapping that overrides detection.
+    public var mapping: CDRMapping?
+    public var dateOrder = DateOrder.dayFirst
+    public init() {}
+}
+
+/// What was detected about a file (for `celda columns` and the summary).
+public struct Detection: Sendable {
+    public var layout: CDRLayout
+    /// How each choice was made, for people.
+    public var notes: [String]
+}
+
+/// Reads one CDR dump (CSV, plain or gzip, file or pipe) into call records, one at a time.
 ///
-/// The first row is the header; its names are matched to fields by ``CDRColumns``. Every other
-/// row is accepted, rejected (with its line and reason, to the ``RejectSink``) or, when blank,
-/// counted as a blank line. Regular files are memory-mapped; pipes and gzip are read in chunks.
+/// Detection looks at the first 64 KiB: the encoding (UTF-8, else Windows-1252), the delimiter
+/// (comma, semicolon, tab or pipe), title lines before the header, and the header's names by
+/// alias (English and Spanish); a file whose first row is data is matched against the built-in
+/// headerless layouts. A ``CDRMapping`` overrides any of it. Regular files are memory-mapped;
+/// pipes and gzip are read in chunks.
 public final class DumpReader {
     public let path: String
     public let inputIndex: Int
-    public let plan: NumberPlan
+    public let options: ReaderOptions
+    public weak var rejects: (any RejectSink)?
     public private(set) var stats = RowStats()
-    public private(set) var columns = CDRColumns()
-    public private(set) var identities = IdentityTable()
+    public private(set) var detection: Detection?
     /// Bytes of the input (file size, or bytes read from a stream).
     public private(set) var bytes = 0
     public private(set) var kind = InputOpener.Kind.text
+    /// The hash of the raw bytes of the row behind the last record returned (for duplicates).
+    public private(set) var lastRowHash: UInt64 = 0
+    var cursor: RowCursor?
+    var decoder: CDRDecoder?
     var mapped: MappedFile?
     var spool: CallIDSpool?
-    var delimiter: UInt8 = 0x2C
-    /// Optional SHA-256 of the raw input bytes (set `hashing` before `run`).
+    var counting: CountingSource?
+    /// SHA-256 of the raw input bytes, when `hashing` is set before ``open()``.
     public var hashing = false
     public private(set) var sha256: String?
 
-    public init(path: String, inputIndex: Int, plan: NumberPlan) {
+    public init(path: String, inputIndex: Int, options: ReaderOptions) {
         self.path = path
         self.inputIndex = inputIndex
-        self.plan = plan
+        self.options = options
     }
 
-    /// Reads the whole input, calling `sink` for each accepted record.
+    public var layout: CDRLayout { detection?.layout ?? CDRLayout() }
+    public var identities: IdentityTable { decoder?.identities ?? IdentityTable() }
+    public var siteNames: SiteNames { decoder?.sites ?? SiteNames() }
+
+    /// Towers first seen with inline coordinates since the last call (drained).
+    public func takeNewTowers() -> [Tower] {
+        guard let d = decoder, !d.newTowers.isEmpty else { return [] }
+        let t = d.newTowers
+        decoder!.newTowers.removeAll()
+        return t
+    }
+
+    /// Opens the input and works out its layout.
     ///
-    /// - Throws: ``InputError`` when the input cannot be opened, has no usable header, or is cut
-    ///   short; records read before the failure have been delivered.
-    public func run(rejects: (any RejectSink)?, sink: (CallRecord) -> Void) throws(InputError) {
+    /// - Throws: ``InputError`` when the input cannot be opened or has no usable layout.
+    public func open() throws(InputError) {
         let (opened, kind, size) = try InputOpener.open(path)
         self.kind = kind
         if kind == .pcap || kind == .pcapng {
@@ -139,58 +175,7 @@ public final class DumpReader {
                 "is a packet capture (\(kind == .pcap ? "pcap" : "pcapng")); this build reads CDR CSV dumps")
         }
         bytes = size ?? 0
-        var decoder: CDRDecoder?
-        var header = true
-        let reader = RowReader()
-        var stats = RowStats()
-        let handler: (inout RowReader.Row) -> Bool = { [self] row in
-            let buf = row.buffer
-            if !row.malformed, row.fields.count == 1, row.fields[0].start == row.fields[0].end {
-                stats.blankLines += 1
-                return true
-            }
-            if header {
-                header = false
-                if row.malformed {
-                    return false
-                }
-                var names = row.fields.map { CSVScanner.text($0, in: buf) }
-                if let first = names.first, first.hasPrefix("\u{FEFF}") { names[0] = String(first.dropFirst()) }
-                columns = CDRColumns.detect(header: names)
-                if !columns.missing.isEmpty { return false }
-                decoder = CDRDecoder(columns: columns, plan: plan)
-                return true
-            }
-            stats.read += 1
-            let raw = UnsafeRawBufferPointer(rebasing: buf[row.rawRange])
-            if row.malformed {
-                let reason = RejectReason("unterminated-quote", "a quoted field never closes")
-                stats.rejected += 1
-                stats.rejectedByReason[reason.code, default: 0] += 1
-                rejects?.reject(path: path, line: row.line, reason: reason, raw: raw)
-                return true
-            }
-            var offset = row.offset
-            if let spool, let idColumn = columns[.callID], idColumn < row.fields.count {
-                let f = row.fields[idColumn]
-                offset = spool.append(UnsafeRawBufferPointer(rebasing: buf[f.start..<f.end]))
-            }
-            let source = SourceRef(input: inputIndex, offset: offset, line: row.line)
-            switch decoder!.decode(buf, row.fields, source: source) {
-            case .success(let record):
-                stats.accepted += 1
-                sink(record)
-            case .failure(let reason):
-                stats.rejected += 1
-                stats.rejectedByReason[reason.code, default: 0] += 1
-                rejects?.reject(path: path, line: row.line, reason: reason, raw: raw)
-            }
-            return true
-        }
-        defer {
-            self.stats = stats
-            if let decoder { identities = decoder.identities }
-        }
+        let cursor: RowCursor
         switch opened {
         case .mapped(let file):
             mapped = file
@@ -199,70 +184,300 @@ public final class DumpReader {
                 h.update(file.bytes)
                 sha256 = SHA256.hex(h.finalize())
             }
-            reader.read(mapped: file, handler)
+            cursor = RowCursor(mapped: file)
         case .stream(let source, _):
-            if columnsNeedSpool() { spool = CallIDSpool() }
-            var counting = CountingSource(inner: source, hashing: hashing)
-            defer {
-                bytes = counting.count
-                if hashing { sha256 = counting.digest() }
-                counting.close()
+            spool = CallIDSpool()
+            counting = CountingSource(hashing: hashing)
+            cursor = RowCursor(stream: StreamCounter(reader: self, inner: source))
+        }
+        self.cursor = cursor
+        let head = try cursor.peek(64 * 1024)
+        let found = try detect(head)
+        cursor.scanner.delimiter = found.layout.delimiter
+        // Consume title lines and the header.
+        var skip = found.layout.skipLines + (found.layout.hasHeader ? 1 : 0)
+        stats.titleLines = found.layout.skipLines
+        while skip > 0, try cursor.next() {
+            if cursor.row.isBlank { stats.blankLines += 1 } else { skip -= 1 }
+        }
+        detection = found
+        decoder = CDRDecoder(layout: found.layout, plan: options.plan, zone: options.zone)
+    }
+
+    /// Works out encoding, delimiter, header and columns from the first bytes.
+    func detect(_ head: [UInt8]) throws(InputError) -> Detection {
+        var notes: [String] = []
+        let mapping = options.mapping
+        var encoding = TextEncoding.isValidUTF8(head) ? TextEncoding.utf8 : .windows1252
+        if let e = mapping?.encoding { encoding = e }
+        notes.append("encoding \(encoding.rawValue)\(mapping?.encoding != nil ? " (mapping)" : " (detected)")")
+        let delimiter = mapping?.delimiter ?? Self.sniffDelimiter(head)
+        notes.append("delimiter \(Self.describe(delimiter))\(mapping?.delimiter != nil ? " (mapping)" : " (detected)")")
+        let scanner = CSVScanner(delimiter: delimiter)
+        // The first rows, as text.
+        var rows: [[String]] = []
+        head.withUnsafeBytes { buf in
+            var fields: [FieldSpan] = []
+            var pos = 0
+            while pos < buf.count, rows.count < 30 {
+                switch scanner.scan(buf, from: pos, eof: true, fields: &fields) {
+                case .row(let next, _):
+                    let isBlank = fields.count == 1 && fields[0].start == fields[0].end
+                    rows.append(
+                        isBlank
+                            ? []
+                            : fields.map { f in
+                                let raw = UnsafeRawBufferPointer(rebasing: buf[f.start..<f.end])
+                                return f.quoted ? CSVScanner.text(f, in: buf) : encoding.decode(raw)
+                            })
+                    pos = next
+                case .unterminated(_, let lineNext):
+                    rows.append(["?"])
+                    pos = lineNext
+                case .needMore: pos = buf.count
+                }
             }
-            try reader.read(stream: &counting, handler)
         }
-        if header {
-            throw InputError(.badHeader, path: path, "is empty: no header row")
+        let nonBlank = rows.enumerated().filter { !$0.element.isEmpty }
+        var layout: CDRLayout
+        let name = mapping?.layout ?? options.layoutName
+        if let name, name != "header" {
+            guard var builtIn = CDRLayout.builtIn[name] else {
+                throw InputError(.badHeader, path: path, "unknown layout '\(name)' (known: \(CDRLayout.layoutNames.joined(separator: ", ")))")
+            }
+            builtIn.skipLines = mapping?.skipLines ?? 0
+            layout = builtIn
+            notes.append("layout \(name) (\(mapping?.layout != nil ? "mapping" : "--layout"))")
+        } else if mapping?.hasHeader == false {
+            layout = CDRLayout()
+            layout.name = "mapping"
+            layout.hasHeader = false
+            layout.skipLines = mapping?.skipLines ?? 0
+            let width = nonBlank.first?.element.count ?? 0
+            layout.header = (0..<width).map { "column \($0 + 1)" }
+            notes.append("no header row (mapping)")
+        } else {
+            // The header: the first of the first rows that maps the required fields best.
+            var best: (index: Int, layout: CDRLayout)?
+            let limit = mapping?.skipLines.map { $0 + 1 } ?? 20
+            for (i, row) in nonBlank.prefix(limit) {
+                if let skip = mapping?.skipLines, i != skip { continue }
+                let candidate = CDRLayout.detect(header: row)
+                if candidate.missing.isEmpty || mapping != nil {
+                    best = (i, candidate)
+                    break
+                }
+                if best == nil || candidate.score > best!.layout.score { best = (i, candidate) }
+            }
+            if let best, best.layout.missing.isEmpty || mapping != nil {
+                layout = best.layout
+                layout.skipLines = best.index
+                notes.append(
+                    "header on line \(best.index + 1)" + (best.index > 0 ? " after \(best.index) title line(s)" : ""))
+            } else if mapping == nil, let first = nonBlank.first?.element,
+                let guess = CDRLayout.guessHeaderless(fieldCount: first.count, startText: { first[$0] })
+            {
+                layout = guess
+                notes.append("no header row; \(first.count) columns and a timestamp where \(guess.name) puts one: layout \(guess.name)")
+            } else {
+                let seen = nonBlank.first?.element.joined(separator: ", ") ?? "nothing"
+                let missing = best?.layout.missing.joined(separator: ", ") ?? "caller, callee, start_time"
+                throw InputError(
+                    .badHeader, path: path,
+                    "no header with \(missing) found in the first rows (first row: \(seen.prefix(200))); "
+                        + "pass --layout NAME for a headerless PBX file or --mapping FILE")
+            }
         }
-        if decoder == nil {
-            let missing = columns.missing.map(\.rawValue).joined(separator: ", ")
-            let found = columns.header.isEmpty ? "none" : columns.header.joined(separator: ", ")
-            throw InputError(.badHeader, path: path, "header has no column for \(missing) (columns found: \(found))")
+        layout.encoding = encoding
+        layout.delimiter = delimiter
+        layout.dateOrder = mapping?.dateOrder ?? options.dateOrder
+        if let hex = mapping?.cellHex { layout.cellHex = hex }
+        if let m = mapping {
+            for (word, cls) in m.callTypes { layout.callTypes[word] = cls }
+            for (field, ref) in m.columns {
+                switch ref {
+                case .index(let i):
+                    layout.columns[field] = i
+                case .name(let n):
+                    let target = CDRLayout.normalise(n)
+                    guard let i = layout.header.firstIndex(where: { CDRLayout.normalise($0) == target }) else {
+                        throw InputError(
+                            .badHeader, path: path,
+                            "mapping names column '\(n)' for \(field.rawValue), but the header has: \(layout.header.joined(separator: ", "))")
+                    }
+                    layout.columns[field] = i
+                }
+            }
+            if layout.header.isEmpty || !layout.hasHeader {
+                let width = max(layout.header.count, (layout.columns.values.max() ?? -1) + 1)
+                if layout.header.count < width { layout.header += (layout.header.count..<width).map { "column \($0 + 1)" } }
+            }
+        }
+        if !layout.missing.isEmpty {
+            throw InputError(
+                .badHeader, path: path,
+                "no column for \(layout.missing.joined(separator: ", ")) (columns: \(layout.header.joined(separator: ", ")))")
+        }
+        return Detection(layout: layout, notes: notes)
+    }
+
+    static func describe(_ d: UInt8) -> String {
+        switch d {
+        case 0x2C: "comma"
+        case 0x3B: "semicolon"
+        case 0x09: "tab"
+        case 0x7C: "pipe"
+        default: "'\(Character(Unicode.Scalar(d)))'"
         }
     }
 
-    private func columnsNeedSpool() -> Bool { true }
+    /// The delimiter that splits the first lines most consistently (comma on a tie).
+    static func sniffDelimiter(_ head: [UInt8]) -> UInt8 {
+        let candidates: [UInt8] = [0x2C, 0x3B, 0x09, 0x7C]
+        var best: (UInt8, Int) = (0x2C, 0)
+        for d in candidates {
+            var counts: [Int] = []
+            var n = 0
+            var inQuotes = false
+            for b in head {
+                if b == 0x22 {
+                    inQuotes.toggle()
+                } else if !inQuotes && b == d {
+                    n += 1
+                } else if !inQuotes && b == 0x0A {
+                    if n > 0 { counts.append(n) }
+                    n = 0
+                    if counts.count >= 30 { break }
+                }
+            }
+            guard !counts.isEmpty else { continue }
+            // The most common per-line count, and how many lines have it.
+            var freq: [Int: Int] = [:]
+            for c in counts { freq[c, default: 0] += 1 }
+            let mode = freq.max { ($0.value, $0.key) < ($1.value, $1.key) }!
+            let score = mode.value * 100 + mode.key
+            if score > best.1 { best = (d, score) }
+        }
+        return best.0
+    }
+
+    /// The next accepted record, or `nil` at the end of the input.
+    public func next() throws(InputError) -> CallRecord? {
+        guard let cursor, decoder != nil else { return nil }
+        while try cursor.next() {
+            let row = cursor.row
+            if row.isBlank {
+                stats.blankLines += 1
+                continue
+            }
+            stats.read += 1
+            if row.malformed {
+                reject(row, RejectReason("unterminated-quote", "a quoted field never closes"))
+                continue
+            }
+            var offset = row.offset
+            if let spool {
+                let idColumn = layout.columns[.callID] ?? -1
+                offset = spool.append(idColumn >= 0 ? row.field(idColumn) : UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+            let source = SourceRef(input: inputIndex, offset: offset, line: row.line)
+            switch decoder!.decode(row, source: source) {
+            case .record(let record):
+                stats.accepted += 1
+                lastRowHash = StableHash.bytes(row.raw)
+                return record
+            case .skipped(let why):
+                stats.skipped += 1
+                stats.skippedByReason[why, default: 0] += 1
+            case .rejected(let reason):
+                reject(row, reason)
+            }
+        }
+        finish()
+        return nil
+    }
+
+    func reject(_ row: Row, _ reason: RejectReason) {
+        stats.rejected += 1
+        stats.rejectedByReason[reason.code, default: 0] += 1
+        rejects?.reject(path: path, line: row.line, reason: reason, raw: row.raw)
+    }
+
+    /// Counts a record the caller found to be an exact duplicate of an earlier row.
+    public func countDuplicate() {
+        stats.accepted -= 1
+        stats.duplicate += 1
+    }
+
+    func finish() {
+        if counting != nil {
+            if mapped == nil { bytes = bytes == 0 ? counting!.count : bytes }
+            if hashing, sha256 == nil { sha256 = counting!.digest() }
+        }
+    }
 
     /// The evidence id of a record from this input: its call id, or `FILE:LINE` without a
     /// call-id column.
     public func callID(of ref: SourceRef) -> String {
-        guard let idColumn = columns[.callID] else { return "\(path):\(ref.line)" }
+        guard let idColumn = layout.columns[.callID] else { return "\(path):\(ref.line)" }
         if let spool {
-            return spool.read(ref.offset) ?? "\(path):\(ref.line)"
+            if let bytes = spool.read(ref.offset), !bytes.isEmpty {
+                let text = bytes.withUnsafeBytes { layout.encoding.decode(CDRDecoder.trimmed($0)) }
+                if !text.isEmpty { return text }
+            }
+            return "\(path):\(ref.line)"
         }
         if let mapped {
             var fields: [FieldSpan] = []
-            let r = CSVScanner(delimiter: delimiter).scan(mapped.bytes, from: ref.offset, eof: true, fields: &fields)
+            let r = CSVScanner(delimiter: layout.delimiter).scan(mapped.bytes, from: ref.offset, eof: true, fields: &fields)
             if case .row = r, idColumn < fields.count {
-                let id = CSVScanner.text(fields[idColumn], in: mapped.bytes)
-                if !id.isEmpty { return id }
+                let f = fields[idColumn]
+                let id =
+                    f.quoted
+                    ? CSVScanner.text(f, in: mapped.bytes)
+                    : layout.encoding.decode(UnsafeRawBufferPointer(rebasing: mapped.bytes[f.start..<f.end]))
+                let trimmed = id.trimmingSpaces
+                if !trimmed.isEmpty { return trimmed }
             }
         }
         return "\(path):\(ref.line)"
     }
+
+    /// Reads the whole input, calling `sink` for each accepted record (a convenience for one input).
+    public func run(sink: (CallRecord) -> Void) throws(InputError) {
+        if detection == nil { try open() }
+        while let r = try next() { sink(r) }
+    }
 }
 
-/// Counts (and optionally hashes) the bytes another source delivers.
-struct CountingSource: ByteSource {
-    var inner: any ByteSource
+/// Counts (and optionally hashes) the raw bytes of a stream.
+struct CountingSource {
     var count = 0
     var hasher: SHA256?
 
-    init(inner: any ByteSource, hashing: Bool) {
-        self.inner = inner
-        self.hasher = hashing ? SHA256() : nil
-    }
+    init(hashing: Bool) { hasher = hashing ? SHA256() : nil }
 
-    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
-        let n = try inner.read(into: buffer)
-        count += n
-        if hasher != nil, n > 0 { hasher!.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
-        return n
+    mutating func add(_ b: UnsafeRawBufferPointer) {
+        count += b.count
+        if hasher != nil { hasher!.update(b) }
     }
 
     mutating func digest() -> String? {
         guard var h = hasher else { return nil }
         hasher = nil
         return SHA256.hex(h.finalize())
+    }
+}
+
+/// Passes a stream through, telling the reader about every byte read.
+struct StreamCounter: ByteSource {
+    unowned let reader: DumpReader
+    var inner: any ByteSource
+
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
+        let n = try inner.read(into: buffer)
+        if n > 0 { reader.counting?.add(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+        return n
     }
 
     mutating func close() { inner.close() }

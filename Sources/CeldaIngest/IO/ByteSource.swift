@@ -45,12 +45,14 @@ public struct DescriptorSource: ByteSource {
 public struct GzipSource<Inner: ByteSource>: ByteSource {
     var inner: Inner
     let path: String
-    var stream = z_stream()
+    /// On the heap: zlib checks that its state still points at the same `z_stream` address.
+    let stream: UnsafeMutablePointer<z_stream>
     var input: UnsafeMutableRawBufferPointer
     var initialised = false
     var innerDone = false
     var finished = false
     var sawMemberEnd = false
+    var closed = false
     /// Bytes of compressed input consumed (for messages).
     public private(set) var compressedBytes = 0
 
@@ -58,30 +60,32 @@ public struct GzipSource<Inner: ByteSource>: ByteSource {
         self.inner = inner
         self.path = path
         self.input = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 * 1024, alignment: 16)
+        self.stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        self.stream.initialize(to: z_stream())
     }
 
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
         if finished { return 0 }
         if !initialised {
-            let rc = inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            let rc = inflateInit2_(stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
             guard rc == Z_OK else { throw InputError(.unreadable, path: path, "zlib initialisation failed") }
             initialised = true
         }
-        stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
-        stream.avail_out = UInt32(buffer.count)
-        while stream.avail_out > 0 {
-            if stream.avail_in == 0 && !innerDone {
+        stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_out = UInt32(buffer.count)
+        while stream.pointee.avail_out > 0 {
+            if stream.pointee.avail_in == 0 && !innerDone {
                 let n = try inner.read(into: input)
                 if n == 0 {
                     innerDone = true
                 } else {
                     compressedBytes += n
-                    stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                    stream.avail_in = UInt32(n)
+                    stream.pointee.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                    stream.pointee.avail_in = UInt32(n)
                 }
             }
-            if stream.avail_in == 0 && innerDone {
-                let produced = buffer.count - Int(stream.avail_out)
+            if stream.pointee.avail_in == 0 && innerDone {
+                let produced = buffer.count - Int(stream.pointee.avail_out)
                 if !sawMemberEnd {
                     if produced > 0 { return produced }
                     throw InputError(
@@ -91,29 +95,32 @@ public struct GzipSource<Inner: ByteSource>: ByteSource {
                 finished = true
                 return produced
             }
-            let rc = inflate(&stream, Z_NO_FLUSH)
+            let rc = inflate(stream, Z_NO_FLUSH)
             switch rc {
             case Z_OK, Z_BUF_ERROR:
                 sawMemberEnd = false
             case Z_STREAM_END:
                 sawMemberEnd = true
                 // Another member may follow (concatenated gzip files).
-                inflateReset(&stream)
+                inflateReset(stream)
             default:
-                let msg = stream.msg.map { String(cString: $0) } ?? "code \(rc)"
+                let msg = stream.pointee.msg.map { String(cString: $0) } ?? "code \(rc)"
                 throw InputError(
                     .corrupt, path: path, "gzip data is corrupt near compressed byte \(compressedBytes): \(msg)")
             }
-            if rc == Z_BUF_ERROR && stream.avail_in == 0 && innerDone { continue }
+            if rc == Z_BUF_ERROR && stream.pointee.avail_in == 0 && innerDone { continue }
         }
         return buffer.count
     }
 
     public mutating func close() {
-        if initialised { inflateEnd(&stream) }
+        guard !closed else { return }
+        closed = true
+        if initialised { inflateEnd(stream) }
         initialised = false
         input.deallocate()
         input = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        stream.deallocate()
         inner.close()
     }
 }

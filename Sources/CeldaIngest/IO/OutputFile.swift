@@ -144,3 +144,8 @@ public enum FileSystemLite {
         }
     }
 }
+
+extension FileSystemLite {
+    /// Reads a whole small file (configuration, mappings).
+    public static func read(_ path: String) throws(InputError) -> [UInt8] { try readSmallFile(path) }
+}

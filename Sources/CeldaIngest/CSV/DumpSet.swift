@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+public import CeldaCore
+
+/// Several files read as one dump: records are merged by start time across inputs (so
+/// overlapping exports and files from several switches interleave as one stream), exact
+/// duplicate rows are counted once, and towers carried inline are added to the site table.
+public final class DumpSet {
+    public let readers: [DumpReader]
+    /// Inputs that failed (missing, unreadable, cut short); the others are still read.
+    public private(set) var errors: [InputError] = []
+    /// Towers placed from coordinates inside the dump.
+    public private(set) var inlineTowers = 0
+    /// Inline coordinates more than 1 km from the tower file's position for the same cell.
+    public private(set) var towerDisagreements = 0
+    var duplicates: DuplicateFilter
+
+    public init(readers: [DumpReader], maxDisorder: EventTime) {
+        self.readers = readers
+        self.duplicates = DuplicateFilter(horizon: maxDisorder + CivilTime.minute)
+    }
+
+    /// Reads every input, calling `sink` with each record in merged order.
+    public func run(sites: SiteTable, sink: (CallRecord) -> Void) {
+        var heads: [CallRecord?] = []
+        var hashes: [UInt64] = []
+        for r in readers {
+            do throws(InputError) {
+                if r.detection == nil { try r.open() }
+                heads.append(try pull(r, sites: sites))
+            } catch {
+                errors.append(error)
+                heads.append(nil)
+            }
+            hashes.append(r.lastRowHash)
+        }
+        while true {
+            var best = -1
+            for i in heads.indices {
+                guard let h = heads[i] else { continue }
+                if best < 0 || h.start < heads[best]!.start { best = i }
+            }
+            if best < 0 { break }
+            let record = heads[best]!
+            if duplicates.isDuplicate(hashes[best], start: record.start) {
+                readers[best].countDuplicate()
+            } else {
+                sink(record)
+            }
+            do throws(InputError) {
+                heads[best] = try pull(readers[best], sites: sites)
+                hashes[best] = readers[best].lastRowHash
+            } catch {
+                errors.append(error)
+                heads[best] = nil
+            }
+        }
+    }
+
+    private func pull(_ r: DumpReader, sites: SiteTable) throws(InputError) -> CallRecord? {
+        let record = try r.next()
+        for t in r.takeNewTowers() {
+            if let known = sites.tower(of: t.cell) {
+                if Geo.distance(known.location, t.location) > 1_000 { towerDisagreements += 1 }
+            } else {
+                sites.add(t)
+                inlineTowers += 1
+            }
+        }
+        return record
+    }
+
+    /// Row counts over every input.
+    public var stats: RowStats {
+        var s = RowStats()
+        for r in readers { s.add(r.stats) }
+        return s
+    }
+}
+
+/// Remembers the hashes of recent rows, by minute of start time, for as long as a duplicate can
+/// still arrive (the allowed disorder); older minutes are forgotten, so memory stays bounded.
+struct DuplicateFilter {
+    let horizon: EventTime
+    var buckets: [Int64: Set<UInt64>] = [:]
+    var maxSeen: EventTime = .min
+    var lastEviction: Int64 = .min
+
+    init(horizon: EventTime) { self.horizon = horizon }
+
+    mutating func isDuplicate(_ hash: UInt64, start: EventTime) -> Bool {
+        let minute = start / CivilTime.minute
+        if start > maxSeen {
+            maxSeen = start
+            let oldest = (maxSeen - horizon) / CivilTime.minute
+            if oldest > lastEviction {
+                lastEviction = oldest
+                if buckets.count > Int(horizon / CivilTime.minute) + 2 {
+                    buckets = buckets.filter { $0.key >= oldest }
+                }
+            }
+        }
+        return !buckets[minute, default: []].insert(hash).inserted
+    }
+}
+
+/// Time zones by IANA name from the system's zoneinfo (`TZDIR`, else `/usr/share/zoneinfo`), or
+/// fixed offsets (`UTC`, `UTC-6`, `-06:00`).
+public enum ZoneLoader {
+    public static func load(_ name: String) throws(InputError) -> ZoneRules {
+        if let fixed = ZoneRules.fixedOffset(name) { return fixed }
+        let valid = !name.isEmpty && !name.hasPrefix("/") && !name.contains("..")
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || "0123456789/_-+".unicodeScalars.contains($0)) }
+        guard valid else { throw InputError(.notFound, path: name, "unknown time zone '\(name)'") }
+        var dirs: [String] = []
+        if let t = getenv("TZDIR") { dirs.append(String(cString: t)) }
+        dirs += ["/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo"]
+        for dir in dirs {
+            let path = dir + "/" + name
+            guard let bytes = try? readSmallFile(path) else { continue }
+            if let rules = ZoneRules.tzif(bytes, name: name) { return rules }
+        }
+        throw InputError(.notFound, path: name, "unknown time zone '\(name)' (an IANA name such as America/Mexico_City, or UTC-6)")
+    }
+}
+
+extension FileSystemLite {
+    /// Expands directories to the regular files inside them (sorted by name, hidden files
+    /// skipped); other paths are returned as they are.
+    public static func expand(_ paths: [String]) -> [String] {
+        var out: [String] = []
+        for p in paths {
+            var st = stat()
+            guard p != "-", stat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, let dir = opendir(p) else {
+                out.append(p)
+                continue
+            }
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name.hasPrefix(".") { continue }
+                var fst = stat()
+                let full = (p.hasSuffix("/") ? p : p + "/") + name
+                if stat(full, &fst) == 0, (fst.st_mode & S_IFMT) == S_IFREG { names.append(full) }
+            }
+            closedir(dir)
+            out.append(contentsOf: names.sorted())
+        }
+        return out
+    }
+}
