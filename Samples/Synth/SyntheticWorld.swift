@@ -141,8 +141,9 @@ public struct SyntheticWorld {
             for _ in 0..<30 {
                 let t = addTower(near: GeoPoint(lat: lat, lon: lon), within: 9_000, range: Double(rng.int(500...1500)))
                 // Keep city towers clear of every prison so that "neighbours" are planted deliberately.
+                // (With the default 1,000 m range too, for dumps that carry coordinates inline.)
                 let reaches = prisons.contains {
-                    Geo.distance(towers[t].location, $0.location) < towers[t].rangeM + $0.radiusM + 500
+                    Geo.distance(towers[t].location, $0.location) < max(towers[t].rangeM, 1_000) + $0.radiusM + 500
                 }
                 if reaches { towers.removeLast() } else { cityTowers.append(t) }
             }
@@ -428,6 +429,77 @@ public struct SyntheticWorld {
     }
 
     // MARK: output
+
+    /// Layouts `celda synth` writes.
+    public enum Layout: String, Sendable, CaseIterable {
+        /// `call_id,start_time,caller,callee,duration_s,cell_id,imei,imsi,answered`, RFC 3339 with offset.
+        case foundation
+        /// A Mexican carrier's "sábana": Windows-1252, title lines, Spanish headers, `DD/MM/YYYY`
+        /// and `HH:MM:SS` local time, `52`-prefixed numbers, `SALIENTE`/`ENTRANTE` (mirrors of some
+        /// calls), SMS rows, and tower coordinates inline.
+        case sabana
+    }
+
+    /// The dump in call-end order; `write` receives chunks of bytes.
+    public func writeDump(layout: Layout, _ write: ([UInt8]) -> Void) {
+        switch layout {
+        case .foundation: writeDump { write(Array($0.utf8)) }
+        case .sabana: writeSabana(write)
+        }
+    }
+
+    var callEndOrder: [Int] {
+        calls.indices.sorted {
+            let a = calls[$0]
+            let b = calls[$1]
+            let ea = a.start + EventTime(a.duration) * CivilTime.second
+            let eb = b.start + EventTime(b.duration) * CivilTime.second
+            return (ea, $0) < (eb, $1)
+        }
+    }
+
+    func writeSabana(_ write: ([UInt8]) -> Void) {
+        var out: [UInt8] = []
+        func text(_ s: String) {
+            // Windows-1252 for the Latin-1 range.
+            for u in s.unicodeScalars { out.append(u.value < 256 ? UInt8(u.value) : 0x3F) }
+        }
+        let first = CivilTime.format(dayStart).prefix(10)
+        text("RADIOMOVIL DIPSA S.A. DE C.V. - REGISTRO DE COMUNICACIONES\r\n")
+        text("PERIODO SOLICITADO: \(first) (\(config.days) DIA(S)),,,,,,,,,,,,\r\n")
+        text("FOLIO,FECHA,HORA,NÚMERO A,NÚMERO B,TIPO,DURACIÓN (SEG),IMEI,IMSI,CELDA,LATITUD,LONGITUD,AZIMUTH\r\n")
+        var r = SplitMix64(seed: config.seed ^ 0x5AB)
+        func row(_ id: String, _ c: Call, type: String, a: UInt64, b: UInt64) {
+            let local = CivilTime.format(c.start + EventTime(config.utcOffsetMinutes) * CivilTime.minute)
+            let date = Array(local.utf8)
+            let dd = String(decoding: date[8..<10], as: UTF8.self)
+            let mm = String(decoding: date[5..<7], as: UTF8.self)
+            let yyyy = String(decoding: date[0..<4], as: UTF8.self)
+            let time = String(decoding: date[11..<19], as: UTF8.self)
+            let t = towers[c.tower]
+            text("\(id),\(dd)/\(mm)/\(yyyy),\(time),\(a),\(b),\(type),\(c.duration),")
+            text((c.imei == 0 ? "" : String(c.imei)) + "," + (c.imsi == 0 ? "" : String(c.imsi)) + ",")
+            text(t.cell.formatted + "," + Self.decimal(t.location.lat, 6) + "," + Self.decimal(t.location.lon, 6) + ",\r\n")
+        }
+        for (k, i) in callEndOrder.enumerated() {
+            let c = calls[i]
+            row("c\(String(100_000_000 + k).dropFirst())", c, type: "SALIENTE", a: c.caller, b: c.callee)
+            let x = r.unit()
+            if x < 0.25 {
+                // The mirror: the called line's record of the same call.
+                row("m\(String(100_000_000 + k).dropFirst())", c, type: "ENTRANTE", a: c.callee, b: c.caller)
+            } else if x < 0.28 {
+                var sms = c
+                sms.duration = 0
+                row("s\(String(100_000_000 + k).dropFirst())", sms, type: "SMS SALIENTE", a: c.caller, b: c.callee)
+            }
+            if out.count > 60_000 {
+                write(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        if !out.isEmpty { write(out) }
+    }
 
     /// The dump as CSV text in call-end order, header first; `write` receives chunks.
     public func writeDump(_ write: (String) -> Void) {

@@ -28,9 +28,13 @@ struct Synth: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Gzip the dump.")
     var gzip = true
 
+    @Option(help: "Dump layout: foundation (English header, RFC 3339) or sabana (a Mexican carrier export).")
+    var layout: String = "foundation"
+
     func validate() throws {
         if rows < 1_000 || rows > 1_000_000_000 { throw ValidationError("--rows must be between 1000 and 1000000000") }
         if days < 1 || days > 366 { throw ValidationError("--days must be between 1 and 366") }
+        if SyntheticWorld.Layout(rawValue: layout) == nil { throw ValidationError("--layout must be foundation or sabana") }
     }
 
     func run() throws {
@@ -48,7 +52,7 @@ struct Synth: ParsableCommand {
             try FileSystemLite.makeDirectory(out)
             let dump = try OutputFile(path: out + (gzip ? "/cdr.csv.gz" : "/cdr.csv"), gzip: gzip)
             var failure: InputError?
-            world.writeDump { chunk in
+            world.writeDump(layout: SyntheticWorld.Layout(rawValue: layout)!) { chunk in
                 guard failure == nil else { return }
                 do throws(InputError) { try dump.write(chunk) } catch { failure = error }
             }
