@@ -260,7 +260,7 @@ public final class DumpReader {
             // The header: the first of the first rows that maps the required fields best.
             var best: (index: Int, layout: CDRLayout)?
             let limit = mapping?.skipLines.map { $0 + 1 } ?? 20
-            for (i, row) in nonBlank.prefix(limit) {
+            for (i, (_, row)) in nonBlank.prefix(limit).enumerated() {
                 if let skip = mapping?.skipLines, i != skip { continue }
                 let candidate = CDRLayout.detect(header: row)
                 if candidate.missing.isEmpty || mapping != nil {
