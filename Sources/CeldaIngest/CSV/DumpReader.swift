@@ -185,9 +185,11 @@ public final class DumpReader {
                 sha256 = SHA256.hex(h.finalize())
             }
             cursor = RowCursor(mapped: file)
-        case .stream(let source, _):
+        case .stream(let source, let gzip):
             spool = CallIDSpool()
-            counting = CountingSource(hashing: hashing)
+            // A gzip file is fingerprinted as stored; a pipe as read.
+            if hashing, gzip, path != "-" { sha256 = try Self.fileSHA256(path) }
+            counting = CountingSource(hashing: hashing && sha256 == nil)
             cursor = RowCursor(stream: StreamCounter(reader: self, inner: source))
         }
         self.cursor = cursor
@@ -441,6 +443,22 @@ public final class DumpReader {
             }
         }
         return "\(path):\(ref.line)"
+    }
+
+    static func fileSHA256(_ path: String) throws(InputError) -> String {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw InputError(.unreadable, path: path, "cannot open to hash") }
+        defer { _ = Glibc.close(fd) }
+        var h = SHA256()
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buf.deallocate() }
+        while true {
+            let n = Glibc.read(fd, buf.baseAddress, buf.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            h.update(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+        }
+        return SHA256.hex(h.finalize())
     }
 
     /// Reads the whole input, calling `sink` for each accepted record (a convenience for one input).
