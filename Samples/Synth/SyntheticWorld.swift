@@ -479,7 +479,9 @@ public struct SyntheticWorld {
             let t = towers[c.tower]
             text("\(id),\(dd)/\(mm)/\(yyyy),\(time),\(a),\(b),\(type),\(c.duration),")
             text((c.imei == 0 ? "" : String(c.imei)) + "," + (c.imsi == 0 ? "" : String(c.imsi)) + ",")
-            text(t.cell.formatted + "," + Self.decimal(t.location.lat, 6) + "," + Self.decimal(t.location.lon, 6) + ",\r\n")
+            text(
+                t.cell.formatted + "," + Self.decimal(t.location.lat, 6) + "," + Self.decimal(t.location.lon, 6)
+                    + ",\r\n")
         }
         for (k, i) in callEndOrder.enumerated() {
             let c = calls[i]

@@ -186,7 +186,8 @@ struct Analyze: ParsableCommand {
         summary.timezone = options.zone.name
         summary.inlineTowers = dump.inlineTowers
         summary.towerDisagreements = dump.towerDisagreements
-        summary.layouts = readers.compactMap { r in r.detection.map { "\(r.path): \($0.notes.joined(separator: "; "))" } }
+        summary.layouts = readers.compactMap { r in r.detection.map { "\(r.path): \($0.notes.joined(separator: "; "))" }
+        }
         if !quiet { ProcessInfoLite.stderr(summary.human()) }
         if let path = summaryJSON {
             do {

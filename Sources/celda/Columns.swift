@@ -42,7 +42,9 @@ struct Columns: ParsableCommand {
             out += "  " + field.rawValue.padding(15) + "\(i + 1): \(name)\n"
         }
         let used = Set(d.layout.columns.values)
-        let unused = d.layout.header.enumerated().filter { !used.contains($0.offset) }.map { "\($0.offset + 1): \($0.element)" }
+        let unused = d.layout.header.enumerated().filter { !used.contains($0.offset) }.map {
+            "\($0.offset + 1): \($0.element)"
+        }
         if !unused.isEmpty { out += "  not used: \(unused.joined(separator: ", "))\n" }
         out += "\n"
         var shown = 0
@@ -56,13 +58,15 @@ struct Columns: ParsableCommand {
             guard let r = record else { break }
             identities = reader.identities
             shown += 1
-            out += "  line \(r.source.line): \(CivilTime.format(r.start)) \(identities.name(of: r.caller)) -> "
+            out +=
+                "  line \(r.source.line): \(CivilTime.format(r.start)) \(identities.name(of: r.caller)) -> "
                 + "\(identities.name(of: r.callee)), \(r.durationMs / 1000) s, \(r.answered ? "answered" : "not answered")"
                 + (r.cell.isNone ? "" : ", cell \(reader.siteNames.name(of: r.cell))") + "\n"
         }
         let s = reader.stats
         if s.rejected + s.skipped > 0 {
-            out += "  (\(s.rejected) rejected and \(s.skipped) skipped rows before these; `celda analyze --rejects FILE` lists them)\n"
+            out +=
+                "  (\(s.rejected) rejected and \(s.skipped) skipped rows before these; `celda analyze --rejects FILE` lists them)\n"
         }
         out += "\n" + CDRMapping.render(d.layout, timezone: options.zone.name, countryCode: options.plan.countryCode)
         print(out, terminator: "")
@@ -70,5 +74,7 @@ struct Columns: ParsableCommand {
 }
 
 extension String {
-    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+    func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
 }

@@ -87,4 +87,3 @@ struct ReadingOptions: ParsableArguments {
         return o
     }
 }
-

@@ -152,10 +152,13 @@ struct Summary {
         if inlineTowers > 0 || towerDisagreements > 0 {
             lines.append(
                 "celda: \(g(inlineTowers)) towers placed from coordinates in the dump"
-                    + (towerDisagreements > 0 ? "; \(g(towerDisagreements)) inline positions more than 1 km from the tower file's (the file wins)" : ""))
+                    + (towerDisagreements > 0
+                        ? "; \(g(towerDisagreements)) inline positions more than 1 km from the tower file's (the file wins)"
+                        : ""))
         }
         if rows.skipped > 0 {
-            let reasons = rows.skippedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let reasons = rows.skippedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                separator: ", ")
             lines.append("celda: skipped rows (not outgoing voice calls): \(reasons)")
         }
         lines.append("celda: local times read in time zone \(timezone)")

@@ -34,7 +34,9 @@ struct Synth: ParsableCommand {
     func validate() throws {
         if rows < 1_000 || rows > 1_000_000_000 { throw ValidationError("--rows must be between 1000 and 1000000000") }
         if days < 1 || days > 366 { throw ValidationError("--days must be between 1 and 366") }
-        if SyntheticWorld.Layout(rawValue: layout) == nil { throw ValidationError("--layout must be foundation or sabana") }
+        if SyntheticWorld.Layout(rawValue: layout) == nil {
+            throw ValidationError("--layout must be foundation or sabana")
+        }
     }
 
     func run() throws {

@@ -264,11 +264,14 @@ enum CLI {
         let f = CLI.tempDir()
         let s = CLI.tempDir()
         #expect(try CLI.run(["synth", "--out", f, "--seed", "21", "--rows", "30000"]).status == 0)
-        #expect(try CLI.run(["synth", "--out", s, "--seed", "21", "--rows", "30000", "--layout", "sabana"]).status == 0)
+        #expect(
+            try CLI.run(["synth", "--out", s, "--seed", "21", "--rows", "30000", "--layout", "sabana"]).status == 0)
         // The sábana is Windows-1252 with Spanish headers after title lines.
         let head = try Data(contentsOf: URL(fileURLWithPath: s + "/cdr.csv.gz"))
         #expect(head.count > 1000)
-        let base = try CLI.run(["analyze", f + "/cdr.csv.gz", "--towers", f + "/towers.csv", "--alerts", f + "/a.jsonl"])
+        let base = try CLI.run([
+            "analyze", f + "/cdr.csv.gz", "--towers", f + "/towers.csv", "--alerts", f + "/a.jsonl",
+        ])
         #expect(base.status == 0)
         // With the same tower file, and with no tower file at all (coordinates inline).
         let withTowers = try CLI.run([
@@ -301,12 +304,15 @@ enum CLI {
 
     @Test func fixedOffsetAndDaylightSavingZones() throws {
         let dir = CLI.tempDir()
-        let text = "id,fecha,hora,numero a,numero b,duracion\n1,15/01/2026,10:00:00,5512345678,5533445566,30\n2,15/07/2026,10:00:00,5512345678,5533445567,30\n"
+        let text =
+            "id,fecha,hora,numero a,numero b,duracion\n1,15/01/2026,10:00:00,5512345678,5533445566,30\n2,15/07/2026,10:00:00,5512345678,5533445567,30\n"
         try text.write(toFile: dir + "/d.csv", atomically: true, encoding: .utf8)
         func starts(_ zone: String) throws -> [String] {
             let r = try CLI.run(["columns", dir + "/d.csv", "--timezone", zone])
             #expect(r.status == 0, "\(r.stderr)")
-            return r.stdout.split(separator: "\n").filter { $0.hasPrefix("  line ") }.map { String($0.split(separator: " ")[2]) }
+            return r.stdout.split(separator: "\n").filter { $0.hasPrefix("  line ") }.map {
+                String($0.split(separator: " ")[2])
+            }
         }
         #expect(try starts("UTC-6") == ["2026-01-15T16:00:00Z", "2026-07-15T16:00:00Z"])
         #expect(try starts("America/Mexico_City") == ["2026-01-15T16:00:00Z", "2026-07-15T16:00:00Z"])
@@ -318,7 +324,8 @@ enum CLI {
         let r = try CLI.run(["columns", "../shared/corpus/cdr/cdr-stats-CDRImport-2015-10-26.csv"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("caller         4: caller_id_number"))
-        let mapping = String(r.stdout[r.stdout.range(of: "# celda mapping")!.lowerBound...])
+        let mapping =
+            String(r.stdout[r.stdout.range(of: "# celda mapping")!.lowerBound...])
             + "\n[call_types]\noutgoing = [\"1\"]\n"
         try mapping.write(toFile: dir + "/m.toml", atomically: true, encoding: .utf8)
         let a = try CLI.run([
@@ -341,19 +348,28 @@ enum CLI {
         let body = Array(lines.dropFirst())
         // Two overlapping exports of one dump, in a folder of their own.
         try FileManager.default.createDirectory(atPath: dir + "/parts", withIntermediateDirectories: true)
-        try ([header] + body[0..<7000]).joined(separator: "\n").appending("\n").write(toFile: dir + "/parts/a.csv", atomically: true, encoding: .utf8)
-        try ([header] + body[5000...]).joined(separator: "\n").appending("\n").write(toFile: dir + "/parts/b.csv", atomically: true, encoding: .utf8)
-        let whole = try CLI.run(["analyze", dir + "/cdr.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/w.jsonl"])
+        try ([header] + body[0..<7000]).joined(separator: "\n").appending("\n").write(
+            toFile: dir + "/parts/a.csv", atomically: true, encoding: .utf8)
+        try ([header] + body[5000...]).joined(separator: "\n").appending("\n").write(
+            toFile: dir + "/parts/b.csv", atomically: true, encoding: .utf8)
+        let whole = try CLI.run([
+            "analyze", dir + "/cdr.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/w.jsonl",
+        ])
         let parts = try CLI.run([
-            "analyze", dir + "/parts", "--towers", dir + "/towers.csv", "--alerts", dir + "/p.jsonl", "--summary-json", dir + "/s.json",
+            "analyze", dir + "/parts", "--towers", dir + "/towers.csv", "--alerts", dir + "/p.jsonl", "--summary-json",
+            dir + "/s.json",
         ])
         #expect(whole.status == 0 && parts.status == 0)
         let s = try CLI.json(try String(contentsOfFile: dir + "/s.json", encoding: .utf8))
         #expect(s["rows_duplicate"] as? Int == 2000)
         #expect(s["rows_accepted"] as? Int == body.count)
         // Evidence of the same call can cite either copy; the alerts are otherwise the same.
-        let w = try CLI.lines(dir + "/w.jsonl").map(CLI.json).map { "\($0["id"]!) \($0["detected_at"]!) \($0["score"]!)" }
-        let p = try CLI.lines(dir + "/p.jsonl").map(CLI.json).map { "\($0["id"]!) \($0["detected_at"]!) \($0["score"]!)" }
+        let w = try CLI.lines(dir + "/w.jsonl").map(CLI.json).map {
+            "\($0["id"]!) \($0["detected_at"]!) \($0["score"]!)"
+        }
+        let p = try CLI.lines(dir + "/p.jsonl").map(CLI.json).map {
+            "\($0["id"]!) \($0["detected_at"]!) \($0["score"]!)"
+        }
         #expect(w == p)
         #expect(!w.isEmpty)
     }

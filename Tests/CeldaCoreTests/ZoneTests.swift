@@ -117,7 +117,9 @@ import Testing
         #expect(w.dateOnly && w.seconds == Self.local(2026, 1, 20, 0, 0, 0))
     }
 
-    @Test(arguments: ["31/02/2026 10:00", "2026-13-01 10:00:00", "yesterday", "12345", "20/01/2026 25:00", "2026-01-20 10:00 CST"])
+    @Test(arguments: [
+        "31/02/2026 10:00", "2026-13-01 10:00:00", "yesterday", "12345", "20/01/2026 25:00", "2026-01-20 10:00 CST",
+    ])
     func rejects(text: String) {
         #expect(Self.parse(text) == nil)
     }

@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// Reads a whole file with the given options.
-func readAll(_ path: String, _ configure: (inout ReaderOptions) -> Void = { _ in }) throws -> (DumpReader, [CallRecord]) {
+func readAll(_ path: String, _ configure: (inout ReaderOptions) -> Void = { _ in }) throws -> (DumpReader, [CallRecord])
+{
     var o = ReaderOptions()
     o.zone = try ZoneLoader.load("America/Mexico_City")
     configure(&o)
@@ -209,7 +210,9 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
     @Test func overlappingExportsMergeAndCountDuplicatesOnce() throws {
         let header = "call_id,start_time,caller,callee,duration_s\n"
         func rows(_ r: Range<Int>) -> String {
-            r.map { "c\($0),2026-01-20T09:\(String(format: "%02d", $0 / 60)):\(String(format: "%02d", $0 % 60))Z,5512345678,55\(33_000_000 + $0),5\n" }.joined()
+            r.map {
+                "c\($0),2026-01-20T09:\(String(format: "%02d", $0 / 60)):\(String(format: "%02d", $0 % 60))Z,5512345678,55\(33_000_000 + $0),5\n"
+            }.joined()
         }
         let a = tempFile("a.csv", Array((header + rows(0..<2000)).utf8))
         let b = tempFile("b.csv", Array((header + rows(1500..<3000)).utf8))
@@ -280,7 +283,8 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
     }
 
     @Test func badGeoJSONNamesTheFeature() {
-        let json = #"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"x"},"geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}]}"#
+        let json =
+            #"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"x"},"geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}]}"#
         do {
             _ = try PrisonFile.load(path: tempFile("p.geojson", Array(json.utf8)))
             Issue.record("expected an error")

@@ -88,7 +88,10 @@ public struct Prison: Sendable, Hashable {
         // Local equirectangular projection around the point (accurate at prison scale).
         let k = Double.cos(p.lat * Double.pi / 180)
         func xy(_ q: GeoPoint) -> (Double, Double) {
-            ((q.lon - p.lon) * k * Double.pi / 180 * Geo.earthRadius, (q.lat - p.lat) * Double.pi / 180 * Geo.earthRadius)
+            (
+                (q.lon - p.lon) * k * Double.pi / 180 * Geo.earthRadius,
+                (q.lat - p.lat) * Double.pi / 180 * Geo.earthRadius
+            )
         }
         var best = Double.infinity
         for polygon in polygons {

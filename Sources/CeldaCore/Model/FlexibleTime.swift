@@ -75,8 +75,14 @@ extension CivilTime {
                 }
                 guard i == e else { return nil }
             }
-            if n == 13 { return WrittenTime(seconds: Int64(v / 1000), micros: Int64(v % 1000) * 1000, offset: nil, isEpoch: true, dateOnly: false) }
-            if n >= 9 && n <= 10 { return WrittenTime(seconds: Int64(v), micros: micros, offset: nil, isEpoch: true, dateOnly: false) }
+            if n == 13 {
+                return WrittenTime(
+                    seconds: Int64(v / 1000), micros: Int64(v % 1000) * 1000, offset: nil, isEpoch: true,
+                    dateOnly: false)
+            }
+            if n >= 9 && n <= 10 {
+                return WrittenTime(seconds: Int64(v), micros: micros, offset: nil, isEpoch: true, dateOnly: false)
+            }
             return nil
         }
         // Date.
@@ -133,7 +139,9 @@ extension CivilTime {
 
     /// `H:MM[:SS[.fraction]]` with an optional `AM`/`PM` (also `a. m.` / `p. m.`).
     @inlinable
-    public static func parseTimeOfDay(_ p: UnsafeRawBufferPointer, from i: inout Int, end e: Int) -> (seconds: Int64, micros: Int64)? {
+    public static func parseTimeOfDay(
+        _ p: UnsafeRawBufferPointer, from i: inout Int, end e: Int
+    ) -> (seconds: Int64, micros: Int64)? {
         @inline(__always) func number(_ maxDigits: Int) -> (Int, Int)? {
             var v = 0
             var n = 0

@@ -50,7 +50,10 @@ public struct ZoneRules: Sendable, Hashable {
     /// Parses TZif data (versions 1-4; the 64-bit block when present).
     public static func tzif(_ data: [UInt8], name: String) -> ZoneRules? {
         func be32(_ i: Int) -> Int64 {
-            Int64(Int32(bitPattern: UInt32(data[i]) << 24 | UInt32(data[i + 1]) << 16 | UInt32(data[i + 2]) << 8 | UInt32(data[i + 3])))
+            Int64(
+                Int32(
+                    bitPattern: UInt32(data[i]) << 24 | UInt32(data[i + 1]) << 16 | UInt32(data[i + 2]) << 8
+                        | UInt32(data[i + 3])))
         }
         func be64(_ i: Int) -> Int64 {
             var v: UInt64 = 0
@@ -238,9 +241,11 @@ struct PosixRule: Sendable, Hashable {
     func offset(atUTC t: Int64) -> Int32 {
         guard let dst = dstOffset, let start, let end else { return stdOffset }
         let year = CivilTime.civilFromDays(Int((t + Int64(stdOffset)).quotient(86_400))).year
-        let s = Self.transition(year: year, month: start.month, week: start.week, day: start.day, time: start.time)
+        let s =
+            Self.transition(year: year, month: start.month, week: start.week, day: start.day, time: start.time)
             - Int64(stdOffset)
-        let e = Self.transition(year: year, month: end.month, week: end.week, day: end.day, time: end.time)
+        let e =
+            Self.transition(year: year, month: end.month, week: end.week, day: end.day, time: end.time)
             - Int64(dst)
         if s < e { return t >= s && t < e ? dst : stdOffset }
         return t >= e && t < s ? stdOffset : dst

@@ -33,11 +33,12 @@ public struct CDRDecoder {
     /// Towers first seen with inline coordinates (drained by the caller).
     public var newTowers: [Tower] = []
     var seenInline = Set<CellID>()
-    let col: (
-        start: Int, date: Int, time: Int, answer: Int, end: Int, duration: Int, caller: Int, callee: Int,
-        type: Int, answered: Int, disposition: Int, cell: Int, mcc: Int, mnc: Int, lac: Int, ci: Int, lat: Int,
-        lon: Int, azimuth: Int, imei: Int, imsi: Int
-    )
+    let col:
+        (
+            start: Int, date: Int, time: Int, answer: Int, end: Int, duration: Int, caller: Int, callee: Int,
+            type: Int, answered: Int, disposition: Int, cell: Int, mcc: Int, mnc: Int, lac: Int, ci: Int, lat: Int,
+            lon: Int, azimuth: Int, imei: Int, imsi: Int
+        )
     public let width: Int
 
     public init(layout: CDRLayout, plan: NumberPlan, zone: ZoneRules) {
@@ -207,7 +208,8 @@ public struct CDRDecoder {
         }
         if w.dateOnly {
             guard col.time >= 0 else {
-                return .failure(RejectReason("start-time", "date has no time of day and no time column is mapped: \(Self.show(f))"))
+                return .failure(
+                    RejectReason("start-time", "date has no time of day and no time column is mapped: \(Self.show(f))"))
             }
             return dateAndTime(dateSeconds: w.seconds, row: row)
         }
@@ -245,18 +247,24 @@ public struct CDRDecoder {
             let text = row.field(col.cell)
             if Self.isBlank(text) { return .success(.none) }
             if let parsed = CellID.parseDashed(text, hex: layout.cellHex) { return .success(parsed) }
-            if let parsed = CellID.parseDashed(text, hex: true), Self.containsHexLetter(text) { return .success(parsed) }
+            if let parsed = CellID.parseDashed(text, hex: true), Self.containsHexLetter(text) {
+                return .success(parsed)
+            }
             return .success(siteCode(text))
         }
         if col.mcc >= 0 && col.mnc >= 0 && col.lac >= 0 && col.ci >= 0 {
             let parts = [col.mcc, col.mnc, col.lac, col.ci].map { row.field($0) }
             if parts.allSatisfy(Self.isBlank) { return .success(.none) }
             let values = parts.enumerated().map { i, p in Self.parseNumber(p, hex: layout.cellHex && i >= 2) }
-            guard let mcc = values[0], let mnc = values[1], let lac = values[2], let ci = values[3], mcc >= 1, mcc <= 999,
+            guard let mcc = values[0], let mnc = values[1], let lac = values[2], let ci = values[3], mcc >= 1,
+                mcc <= 999,
                 mnc <= 999, lac <= 0xFF_FFFF
             else {
                 return .failure(
-                    RejectReason("cell-id", "MCC/MNC/LAC/CI are not numbers in range: \(parts.map { Self.show($0) }.joined(separator: " "))"))
+                    RejectReason(
+                        "cell-id",
+                        "MCC/MNC/LAC/CI are not numbers in range: \(parts.map { Self.show($0) }.joined(separator: " "))"
+                    ))
             }
             return .success(CellID(mcc: UInt32(mcc), mnc: UInt32(mnc), lac: UInt32(lac), ci: ci))
         }
@@ -470,7 +478,9 @@ extension CellID {
             guard digits <= 12 else { return nil }
             current = current * (parts.count >= 2 ? 16 : 10) + d
         }
-        guard parts.count == 4, parts[0] >= 1, parts[0] <= 999, parts[1] <= 999, parts[2] <= 0xFF_FFFF else { return nil }
+        guard parts.count == 4, parts[0] >= 1, parts[0] <= 999, parts[1] <= 999, parts[2] <= 0xFF_FFFF else {
+            return nil
+        }
         return CellID(mcc: UInt32(parts[0]), mnc: UInt32(parts[1]), lac: UInt32(parts[2]), ci: parts[3])
     }
 }

@@ -31,31 +31,46 @@ public enum CDRField: String, CaseIterable, Sendable {
         case .callID:
             ["callid", "id", "uniqueid", "uuid", "cdrid", "idllamada", "recordid", "idregistro", "folio", "idcdr"]
         case .start:
-            ["starttime", "start", "startdate", "datetime", "timestamp", "fechahora", "fechayhora", "fechahorainicio",
-             "inicio", "startingdate", "setuptime", "seizuretime", "startstamp", "calldate", "fechainicio"]
+            [
+                "starttime", "start", "startdate", "datetime", "timestamp", "fechahora", "fechayhora",
+                "fechahorainicio",
+                "inicio", "startingdate", "setuptime", "seizuretime", "startstamp", "calldate", "fechainicio",
+            ]
         case .date: ["fecha", "date", "fechallamada", "dia", "fechadellamada"]
         case .time: ["hora", "time", "horallamada", "horainicio", "hour", "horadellamada"]
         case .answerTime: ["answertime", "answer", "answerstamp", "horacontestacion"]
         case .end: ["endtime", "end", "endstamp", "fin", "fechafin", "horafin"]
         case .duration:
-            ["durations", "billsec", "talktime", "durationsec", "duracions", "duracionseg", "duracionsegundos", "duration",
-             "duracion", "dur", "durs", "tiempo", "segundos", "duracionllamada"]
+            [
+                "durations", "billsec", "talktime", "durationsec", "duracions", "duracionseg", "duracionsegundos",
+                "duration",
+                "duracion", "dur", "durs", "tiempo", "segundos", "duracionllamada",
+            ]
         case .caller:
-            ["caller", "anumber", "callingnumber", "msisdn", "numeroa", "origen", "callingparty", "callerid",
-             "calleridnumber", "src", "source", "from", "aparty", "callernumber", "calling", "telefonoorigen",
-             "numeroorigen", "lineaorigen", "targetno", "abonadoa", "telefonoa", "numerotelefonico", "linea"]
+            [
+                "caller", "anumber", "callingnumber", "msisdn", "numeroa", "origen", "callingparty", "callerid",
+                "calleridnumber", "src", "source", "from", "aparty", "callernumber", "calling", "telefonoorigen",
+                "numeroorigen", "lineaorigen", "targetno", "abonadoa", "telefonoa", "numerotelefonico", "linea",
+            ]
         case .callee:
-            ["callee", "bnumber", "callednumber", "numerob", "destino", "calledparty", "dst", "destination", "to",
-             "bparty", "bpartyno", "destinationnumber", "called", "telefonodestino", "numerodestino", "abonadob",
-             "telefonob"]
+            [
+                "callee", "bnumber", "callednumber", "numerob", "destino", "calledparty", "dst", "destination", "to",
+                "bparty", "bpartyno", "destinationnumber", "called", "telefonodestino", "numerodestino", "abonadob",
+                "telefonob",
+            ]
         case .callType:
-            ["calltype", "tipo", "tipollamada", "tipodellamada", "direction", "direccion", "typeofcall", "toc",
-             "tipoevento", "tipocomunicacion", "sentido", "servicio", "tipodeevento"]
+            [
+                "calltype", "tipo", "tipollamada", "tipodellamada", "direction", "direccion", "typeofcall", "toc",
+                "tipoevento", "tipocomunicacion", "sentido", "servicio", "tipodeevento",
+            ]
         case .answered: ["answered", "contestada", "atendida"]
         case .disposition: ["disposition", "estado", "status", "resultado", "hangupcause", "causa"]
         case .cell:
-            ["cellid", "cgi", "celda", "firstcgi", "cell", "firstcell", "firstcellid", "cellglobalid", "celdainicial",
-             "celdaorigen", "idcelda", "cellidinicial", "radiobase", "sitio", "site", "cgiinicial", "ecgi"]
+            [
+                "cellid", "cgi", "celda", "firstcgi", "cell", "firstcell", "firstcellid", "cellglobalid",
+                "celdainicial",
+                "celdaorigen", "idcelda", "cellidinicial", "radiobase", "sitio", "site", "cgiinicial", "ecgi",
+            ]
         case .mcc: ["mcc"]
         case .mnc: ["mnc", "net"]
         case .lac: ["lac", "tac", "area"]

@@ -1,7 +1,8 @@
+public import CeldaCore
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-public import CeldaCore
 
 /// Counts of one run's rows (spec/inputs.md "Accounting": read = accepted + rejected + skipped + duplicate).
 public struct RowStats: Sendable, Equatable {
@@ -245,7 +246,9 @@ public final class DumpReader {
         let name = mapping?.layout ?? options.layoutName
         if let name, name != "header" {
             guard var builtIn = CDRLayout.builtIn[name] else {
-                throw InputError(.badHeader, path: path, "unknown layout '\(name)' (known: \(CDRLayout.layoutNames.joined(separator: ", ")))")
+                throw InputError(
+                    .badHeader, path: path,
+                    "unknown layout '\(name)' (known: \(CDRLayout.layoutNames.joined(separator: ", ")))")
             }
             builtIn.skipLines = mapping?.skipLines ?? 0
             layout = builtIn
@@ -280,7 +283,9 @@ public final class DumpReader {
                 let guess = CDRLayout.guessHeaderless(fieldCount: first.count, startText: { first[$0] })
             {
                 layout = guess
-                notes.append("no header row; \(first.count) columns and a timestamp where \(guess.name) puts one: layout \(guess.name)")
+                notes.append(
+                    "no header row; \(first.count) columns and a timestamp where \(guess.name) puts one: layout \(guess.name)"
+                )
             } else {
                 let seen = nonBlank.first?.element.joined(separator: ", ") ?? "nothing"
                 let missing = best?.layout.missing.joined(separator: ", ") ?? "caller, callee, start_time"
@@ -305,20 +310,24 @@ public final class DumpReader {
                     guard let i = layout.header.firstIndex(where: { CDRLayout.normalise($0) == target }) else {
                         throw InputError(
                             .badHeader, path: path,
-                            "mapping names column '\(n)' for \(field.rawValue), but the header has: \(layout.header.joined(separator: ", "))")
+                            "mapping names column '\(n)' for \(field.rawValue), but the header has: \(layout.header.joined(separator: ", "))"
+                        )
                     }
                     layout.columns[field] = i
                 }
             }
             if layout.header.isEmpty || !layout.hasHeader {
                 let width = max(layout.header.count, (layout.columns.values.max() ?? -1) + 1)
-                if layout.header.count < width { layout.header += (layout.header.count..<width).map { "column \($0 + 1)" } }
+                if layout.header.count < width {
+                    layout.header += (layout.header.count..<width).map { "column \($0 + 1)" }
+                }
             }
         }
         if !layout.missing.isEmpty {
             throw InputError(
                 .badHeader, path: path,
-                "no column for \(layout.missing.joined(separator: ", ")) (columns: \(layout.header.joined(separator: ", ")))")
+                "no column for \(layout.missing.joined(separator: ", ")) (columns: \(layout.header.joined(separator: ", ")))"
+            )
         }
         return Detection(layout: layout, notes: notes)
     }
@@ -380,7 +389,8 @@ public final class DumpReader {
             var offset = row.offset
             if let spool {
                 let idColumn = layout.columns[.callID] ?? -1
-                offset = spool.append(idColumn >= 0 ? row.field(idColumn) : UnsafeRawBufferPointer(start: nil, count: 0))
+                offset = spool.append(
+                    idColumn >= 0 ? row.field(idColumn) : UnsafeRawBufferPointer(start: nil, count: 0))
             }
             let source = SourceRef(input: inputIndex, offset: offset, line: row.line)
             switch decoder!.decode(row, source: source) {
@@ -431,7 +441,8 @@ public final class DumpReader {
         }
         if let mapped {
             var fields: [FieldSpan] = []
-            let r = CSVScanner(delimiter: layout.delimiter).scan(mapped.bytes, from: ref.offset, eof: true, fields: &fields)
+            let r = CSVScanner(delimiter: layout.delimiter).scan(
+                mapped.bytes, from: ref.offset, eof: true, fields: &fields)
             if case .row = r, idColumn < fields.count {
                 let f = fields[idColumn]
                 let id =

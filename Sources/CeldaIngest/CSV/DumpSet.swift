@@ -1,7 +1,8 @@
+public import CeldaCore
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-public import CeldaCore
 
 /// Several files read as one dump: records are merged by start time across inputs (so
 /// overlapping exports and files from several switches interleave as one stream), exact
@@ -110,8 +111,11 @@ struct DuplicateFilter {
 public enum ZoneLoader {
     public static func load(_ name: String) throws(InputError) -> ZoneRules {
         if let fixed = ZoneRules.fixedOffset(name) { return fixed }
-        let valid = !name.isEmpty && !name.hasPrefix("/") && !name.contains("..")
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || "0123456789/_-+".unicodeScalars.contains($0)) }
+        let valid =
+            !name.isEmpty && !name.hasPrefix("/") && !name.contains("..")
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || "0123456789/_-+".unicodeScalars.contains($0))
+            }
         guard valid else { throw InputError(.notFound, path: name, "unknown time zone '\(name)'") }
         var dirs: [String] = []
         if let t = getenv("TZDIR") { dirs.append(String(cString: t)) }
@@ -121,7 +125,8 @@ public enum ZoneLoader {
             guard let bytes = try? readSmallFile(path) else { continue }
             if let rules = ZoneRules.tzif(bytes, name: name) { return rules }
         }
-        throw InputError(.notFound, path: name, "unknown time zone '\(name)' (an IANA name such as America/Mexico_City, or UTC-6)")
+        throw InputError(
+            .notFound, path: name, "unknown time zone '\(name)' (an IANA name such as America/Mexico_City, or UTC-6)")
     }
 }
 

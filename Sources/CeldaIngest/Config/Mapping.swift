@@ -83,7 +83,9 @@ public struct CDRMapping: Sendable, Equatable {
                 default: throw bad("expected \"utf-8\" or \"windows-1252\"")
                 }
             case "date_order":
-                guard let s = value.string, let o = DateOrder(rawValue: s) else { throw bad("expected \"dmy\" or \"mdy\"") }
+                guard let s = value.string, let o = DateOrder(rawValue: s) else {
+                    throw bad("expected \"dmy\" or \"mdy\"")
+                }
                 m.dateOrder = o
             case "timezone":
                 guard let s = value.string else { throw bad("expected a time zone name") }

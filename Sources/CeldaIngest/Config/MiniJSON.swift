@@ -14,7 +14,8 @@ public indirect enum JSONValue: Sendable, Equatable {
         case (.number(let x), .number(let y)): x == y
         case (.string(let x), .string(let y)): x == y
         case (.array(let x), .array(let y)): x == y
-        case (.object(let x), .object(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let x), .object(let y)):
+            x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
         }
     }
@@ -51,7 +52,9 @@ public enum MiniJSON {
         let b: [UInt8]
         var i = 0
 
-        mutating func skip() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+        mutating func skip() {
+            while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+        }
 
         func fail(_ m: String) -> ParseError { ParseError(offset: i, message: m) }
 
@@ -124,7 +127,9 @@ public enum MiniJSON {
 
         mutating func number() throws(ParseError) -> Double {
             let start = i
-            while i < b.count, (b[i] >= 0x30 && b[i] <= 0x39) || b[i] == 0x2D || b[i] == 0x2B || b[i] == 0x2E || b[i] | 0x20 == 0x65 {
+            while i < b.count,
+                (b[i] >= 0x30 && b[i] <= 0x39) || b[i] == 0x2D || b[i] == 0x2B || b[i] == 0x2E || b[i] | 0x20 == 0x65
+            {
                 i += 1
             }
             guard i > start, let d = Double(String(decoding: b[start..<i], as: UTF8.self)) else {
@@ -155,7 +160,9 @@ public enum MiniJSON {
                     case 0x72: out.append(0x0D)
                     case 0x74: out.append(0x09)
                     case 0x75:
-                        guard i + 4 < b.count, let u = UInt32(String(decoding: b[(i + 1)...(i + 4)], as: UTF8.self), radix: 16) else {
+                        guard i + 4 < b.count,
+                            let u = UInt32(String(decoding: b[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
+                        else {
                             throw fail("bad \\u escape")
                         }
                         i += 4
@@ -167,7 +174,8 @@ public enum MiniJSON {
                             scalar = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
                             i += 6
                         }
-                        out.append(contentsOf: Array(String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8))
+                        out.append(
+                            contentsOf: Array(String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8))
                     default: throw fail("bad escape")
                     }
                     i += 1

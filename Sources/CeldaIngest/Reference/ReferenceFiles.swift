@@ -204,7 +204,8 @@ public enum TowerFile {
             azimuth = idx("azimuth", "azimut", "orientacion")
             beamwidth = idx("beamwidth", "apertura", "anchodehaz")
             if mcc == nil || net == nil || area == nil || cell == nil {
-                cellText = idx("cellid", "cgi", "celda", "site", "sitio", "siteid", "idcelda", "ecgi", "cellglobalid", "cell")
+                cellText = idx(
+                    "cellid", "cgi", "celda", "site", "sitio", "siteid", "idcelda", "ecgi", "cellglobalid", "cell")
                 guard cellText != nil else {
                     throw InputError(
                         .badHeader, path: path,
@@ -213,7 +214,8 @@ public enum TowerFile {
                 }
             }
             guard lon != nil, lat != nil else {
-                throw InputError(.badHeader, path: path, "has no lat/lon columns (found: \(header.joined(separator: ",")))")
+                throw InputError(
+                    .badHeader, path: path, "has no lat/lon columns (found: \(header.joined(separator: ",")))")
             }
         }
     }
@@ -224,7 +226,8 @@ public enum PrisonFile {
     /// Parses a prison list (CSV, or GeoJSON when the file starts with `{`); any bad row or
     /// feature is an error naming it (the list is configuration).
     public static func load(path: String) throws(InputError) -> [Prison] {
-        if let bytes = try? readSmallFile(path), let first = bytes.first(where: { $0 > 0x20 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }),
+        if let bytes = try? readSmallFile(path),
+            let first = bytes.first(where: { $0 > 0x20 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }),
             first == 0x7B
         {
             return try GeoJSONPrisons.parse(bytes, path: path)
@@ -382,7 +385,9 @@ public enum GeoJSONPrisons {
                 guard let rings = v.array, !rings.isEmpty else { throw bad("a polygon has no rings") }
                 var out: [[GeoPoint]] = []
                 for r in rings {
-                    guard let pts = r.array, pts.count >= 4 else { throw bad("a polygon ring has fewer than 4 positions") }
+                    guard let pts = r.array, pts.count >= 4 else {
+                        throw bad("a polygon ring has fewer than 4 positions")
+                    }
                     var ring: [GeoPoint] = []
                     for p in pts { ring.append(try point(p)) }
                     out.append(ring)
@@ -393,10 +398,14 @@ public enum GeoJSONPrisons {
             case "Point":
                 var radius = 1_000.0
                 if let r = props["radius_m"] ?? props["radius"] {
-                    guard let v = r.number ?? text(r).flatMap(Double.init), v >= 0 else { throw bad("radius_m is not a number") }
+                    guard let v = r.number ?? text(r).flatMap(Double.init), v >= 0 else {
+                        throw bad("radius_m is not a number")
+                    }
                     radius = v
                 }
-                out.append(Prison(id: id, name: name, location: try point(coords), radiusM: radius, state: state, source: source))
+                out.append(
+                    Prison(
+                        id: id, name: name, location: try point(coords), radiusM: radius, state: state, source: source))
             case "Polygon":
                 out.append(Prison(id: id, name: name, polygons: [try polygon(coords)], state: state, source: source))
             case "MultiPolygon":
