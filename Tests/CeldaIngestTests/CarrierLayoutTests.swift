@@ -46,6 +46,23 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
         #expect(r.identities.name(of: noAnswer.callee) == "211553")
     }
 
+    @Test func classicEighteenColumnAsteriskIsDetectedToo() throws {
+        // The same rows without the three newer columns (peeraccount, linkedid, sequence).
+        let data = try Data(
+            contentsOf: URL(fileURLWithPath: Paths.corpus("cdr/asterisk-cdr-csv-master-newcolumns.csv")))
+        var out: [UInt8] = []
+        for line in data.split(separator: 0x0A) {
+            var cut = line.endIndex
+            for _ in 0..<3 { cut = line[..<cut].lastIndex(of: 0x2C)! }
+            out += line[..<cut] + [0x0A]
+        }
+        let (r, recs) = try readAll(tempFile("Master.csv", out))
+        #expect(r.layout.name == "asterisk")
+        #expect(r.stats.accepted == 84)
+        #expect(recs[0].start == (try utc("2024-01-27T21:07:24Z")))
+        #expect(r.callID(of: recs[0].source) == "1706368044.0")
+    }
+
     @Test func asteriskCustomOrder() throws {
         let (r, recs) = try readAll(Paths.corpus("cdr/asterisk-cdr-custom-master.csv"))
         #expect(r.layout.name == "asterisk-custom")
