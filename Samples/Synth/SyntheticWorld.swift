@@ -26,8 +26,21 @@ public struct SynthTruth: Sendable {
         public var kind: String
         public var prison: String?
     }
+    public struct Surge: Sendable {
+        public var tower: String
+        public var start: EventTime
+        public var end: EventTime
+    }
     public var ringLines: [RingLine] = []
+    public var slowLines: [RingLine] = []
     public var lookalikes: [Lookalike] = []
+    /// Numbers the rings chased (hooked victims) or shared.
+    public var victims = Set<UInt64>()
+    public var lookalikeNumbers: [(number: UInt64, kind: String)] = []
+    public var surges: [Surge] = []
+    public var alliances = Set<String>()
+    /// Ring handsets that cycled through three or more lines in a day.
+    public var churningDevices = Set<String>()
 
     /// The truth as JSON text.
     public func json(seed: UInt64, rows: Int) -> String {
@@ -46,8 +59,46 @@ public struct SynthTruth: Sendable {
             w.string(r.prison)
             w.raw("}")
         }
-        w.raw("\n  ],\n  \"ring_devices\": [")
-        let devices = Array(Set(ringLines.map(\.device))).sorted()
+        w.raw("\n  ],\n  \"slow_lines\": [")
+        for (i, r) in slowLines.enumerated() {
+            w.raw(i == 0 ? "\n    {\"line\": " : ",\n    {\"line\": ")
+            w.string(r.line)
+            w.raw(", \"prison\": ")
+            w.string(r.prison)
+            w.raw("}")
+        }
+        w.raw("\n  ],\n  \"victims\": [")
+        for (i, v) in victims.sorted().enumerated() {
+            if i > 0 { w.raw(", ") }
+            w.string("+" + String(v))
+        }
+        w.raw("],\n  \"surges\": [")
+        for (i, x) in surges.enumerated() {
+            if i > 0 { w.raw(", ") }
+            w.raw("{\"tower\": ")
+            w.string(x.tower)
+            w.raw(", \"start\": ")
+            w.string(CivilTime.format(x.start))
+            w.raw(", \"end\": ")
+            w.string(CivilTime.format(x.end))
+            w.raw("}")
+        }
+        w.raw("],\n  \"alliances\": [")
+        for (i, a) in alliances.sorted().enumerated() {
+            if i > 0 { w.raw(", ") }
+            w.string(a)
+        }
+        w.raw("],\n  \"lookalike_numbers\": [")
+        for (i, x) in lookalikeNumbers.enumerated() {
+            if i > 0 { w.raw(", ") }
+            w.raw("{\"number\": ")
+            w.string("+" + String(x.number))
+            w.raw(", \"kind\": ")
+            w.string(x.kind)
+            w.raw("}")
+        }
+        w.raw("],\n  \"ring_devices\": [")
+        let devices = churningDevices.sorted()
         for (i, d) in devices.enumerated() {
             if i > 0 { w.raw(", ") }
             w.string(d)
@@ -260,10 +311,14 @@ public struct SyntheticWorld {
                 special += dispatcher(base: base, tower: list[1], prison: p.id, day: day)
                 special += heavyUsers(base: base, towers: list, prison: p.id, day: day, subs: subs.map(\.number))
                 if operating {
-                    special += ring(base: base, towers: list, prison: p, day: day)
+                    special += ring(base: base, towers: list, prison: p, prisonIndex: pi, day: day)
+                    special += slowLines(base: base, towers: list, prison: p, day: day)
                 }
             }
         }
+        special += sharedVictims(base: day0)
+        special += jammerSurge(day0: day0, daySpan: daySpan)
+        special += radioCallIn(day0: day0, daySpan: daySpan, callers: subs.map(\.number))
         // A call centre in a city, far from any prison.
         for day in 0..<config.days {
             special += callCentre(base: day0 + EventTime(day) * daySpan, tower: cityTowers[0], prison: nil, day: day)
@@ -320,33 +375,51 @@ public struct SyntheticWorld {
 
     /// A customer-service line beside a prison: up to ~150 calls an hour to distinct customers
     /// during office hours, mostly answered, conversations of minutes.
+    var persistent: [String: (UInt64, UInt64)] = [:]
+
+    /// A look-alike's line and handset, the same every day.
+    mutating func lookalike(_ key: String) -> (UInt64, UInt64) {
+        if let v = persistent[key] { return v }
+        let v = (newNumber(), newIMEI())
+        persistent[key] = v
+        return v
+    }
+
     mutating func callCentre(base: EventTime, tower: Int, prison: String?, day: Int) -> Int {
-        let line = newNumber()
-        let imei = newIMEI()
+        let (line, imei) = lookalike("centre-\(tower)")
         if day == 0 { truth.lookalikes.append(.init(line: "+" + String(line), kind: "call-centre", prison: prison)) }
         var t = base + 9 * CivilTime.hour + EventTime(rng.int(0...600)) * CivilTime.second
         let end = base + 18 * CivilTime.hour
         var n = 0
         let rate = Double(rng.int(60...150))
         while t < end {
-            let answered = rng.chance(0.75)
+            let answered = rng.chance(0.8)
             let duration = answered ? max(45, Int(rng.logNormal(median: 200, sigma: 0.5))) : 0
+            let customer = newNumber()
             calls.append(
                 Call(
-                    start: t, duration: duration, caller: line, callee: newNumber(), tower: tower, imei: imei,
+                    start: t, duration: duration, caller: line, callee: customer, tower: tower, imei: imei,
                     imsi: newIMSI(),
                     answered: answered))
             n += 1
+            if rng.chance(0.12) {
+                // Customers call back.
+                placeCall(t + EventTime(rng.int(300...20_000)) * CivilTime.second, customer, line,
+                    tower: cityTowers[rng.int(0...(cityTowers.count - 1))], imei: 0, answered: true, duration: rng.int(30...300))
+                n += 1
+            }
             t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
         }
         return n
     }
 
     /// A taxi or delivery dispatcher beside a prison: 30-60 short calls an hour to a handful of drivers.
+    var driverLists: [Int: [UInt64]] = [:]
+
     mutating func dispatcher(base: EventTime, tower: Int, prison: String, day: Int) -> Int {
-        let line = newNumber()
-        let imei = newIMEI()
-        let drivers = (0..<rng.int(6...12)).map { _ in newNumber() }
+        let (line, imei) = lookalike("dispatch-\(tower)")
+        if driverLists[tower] == nil { driverLists[tower] = (0..<rng.int(6...12)).map { _ in newNumber() } }
+        let drivers = driverLists[tower]!
         if day == 0 { truth.lookalikes.append(.init(line: "+" + String(line), kind: "dispatcher", prison: prison)) }
         var t = base + 7 * CivilTime.hour
         let end = base + 20 * CivilTime.hour
@@ -389,19 +462,51 @@ public struct SyntheticWorld {
         return n
     }
 
-    /// An extortion ring inside a prison: 2-3 handsets, each cycling through SIMs; each SIM works a
-    /// session of hours at about 30 calls an hour to numbers taken down a list or from a leak,
-    /// mostly unanswered or cut short, a few hooked victims kept on the line for minutes.
-    mutating func ring(base: EventTime, towers list: [Int], prison: Prison, day: Int) -> Int {
+    /// A ring's handsets and habits (drawn once per prison, so no threshold fits one world).
+    struct RingPlan {
+        var handsets: [UInt64]
+        var answerRate: Double
+        var gapMin: Int
+        var gapMax: Int
+        /// SIMs at work per day (for chasers and shared victims).
+        var simsByDay: [Int: [UInt64]] = [:]
+    }
+
+    var rings: [Int: RingPlan] = [:]
+
+    mutating func placeCall(
+        _ t: EventTime, _ caller: UInt64, _ callee: UInt64, tower: Int, imei: UInt64, answered: Bool, duration: Int
+    ) {
+        calls.append(
+            Call(start: t, duration: duration, caller: caller, callee: callee, tower: tower, imei: imei, imsi: newIMSI(),
+                answered: answered))
+    }
+
+    /// An extortion ring inside a prison: 3-4 handsets that persist across days, each cycling
+    /// through fresh SIMs (sessions of 1.5-3 hours at about 25-40 calls an hour to numbers taken
+    /// down a list or from a leak, mostly unanswered or cut short); a few hooked victims kept on
+    /// the line for minutes and then chased by the ring's other lines; and one SIM passed between
+    /// the handsets.
+    mutating func ring(base: EventTime, towers list: [Int], prison: Prison, prisonIndex: Int, day: Int) -> Int {
+        if rings[prisonIndex] == nil {
+            rings[prisonIndex] = RingPlan(
+                handsets: (0..<rng.int(3...4)).map { _ in newIMEI() }, answerRate: 0.2 + 0.2 * rng.unit(),
+                gapMin: rng.int(20...35), gapMax: rng.int(110...150))
+        }
+        var plan = rings[prisonIndex]!
         var n = 0
-        for _ in 0..<rng.int(2...3) {
-            let imei = newIMEI()
+        var hooked: [(victim: UInt64, time: EventTime, by: UInt64)] = []
+        var sims: [UInt64] = []
+        for imei in plan.handsets {
             var t = base + EventTime(rng.int(8 * 3600...10 * 3600)) * CivilTime.second
             let end = t + EventTime(rng.int(8 * 3600...9 * 3600)) * CivilTime.second
+            var used = 0
             while end - t >= 90 * CivilTime.minute {
                 let sim = newNumber()
+                sims.append(sim)
+                used += 1
                 truth.ringLines.append(.init(line: "+" + String(sim), device: String(imei), prison: prison.id))
-                let sessionEnd = min(end, t + EventTime(rng.int(2 * 3600...4 * 3600)) * CivilTime.second)
+                let sessionEnd = min(end, t + EventTime(rng.int(90 * 60...3 * 3600)) * CivilTime.second)
                 let tower = list[rng.int(0...(list.count - 1))]
                 let sequential = rng.chance(0.5)
                 var listNumber = newNumber()
@@ -413,16 +518,159 @@ public struct SyntheticWorld {
                     } else {
                         callee = newNumber()
                     }
-                    let answered = rng.chance(0.3)
-                    let duration = !answered ? 0 : rng.chance(0.6) ? rng.int(5...50) : rng.int(180...240)
-                    calls.append(
-                        Call(
-                            start: t, duration: duration, caller: sim, callee: callee, tower: tower, imei: imei,
-                            imsi: newIMSI(), answered: answered))
+                    let answered = rng.chance(plan.answerRate)
+                    let long = answered && rng.chance(0.4)
+                    let duration = !answered ? 0 : long ? rng.int(180...240) : rng.int(5...50)
+                    placeCall(t, sim, callee, tower: tower, imei: imei, answered: answered, duration: duration)
+                    if long, hooked.count < 3, rng.chance(0.3) { hooked.append((callee, t, sim)) }
                     n += 1
-                    t += EventTime(duration + rng.int(25...140) + (answered ? 0 : 20)) * CivilTime.second
+                    t += EventTime(duration + rng.int(plan.gapMin...plan.gapMax) + (answered ? 0 : 20)) * CivilTime.second
                 }
                 t += EventTime(rng.int(120...900)) * CivilTime.second
+            }
+            if used >= 3 { truth.churningDevices.insert(String(imei)) }
+        }
+        // One SIM passed between three handsets in short sessions.
+        let shared = newNumber()
+        sims.append(shared)
+        truth.ringLines.append(.init(line: "+" + String(shared), device: String(plan.handsets[0]), prison: prison.id))
+        var t = base + EventTime(rng.int(11 * 3600...13 * 3600)) * CivilTime.second
+        for imei in plan.handsets.prefix(3) {
+            for _ in 0..<rng.int(12...15) {
+                let answered = rng.chance(plan.answerRate)
+                let duration = answered ? rng.int(5...50) : 0
+                placeCall(t, shared, newNumber(), tower: list[0], imei: imei, answered: answered, duration: duration)
+                n += 1
+                t += EventTime(duration + rng.int(40...110)) * CivilTime.second
+            }
+            t += EventTime(rng.int(60...300)) * CivilTime.second
+        }
+        // Hooked victims chased by the ring's other lines (the chain on a hooked victim).
+        for h in hooked {
+            let others = sims.filter { $0 != h.by }
+            guard others.count >= 2 else { continue }
+            truth.victims.insert(h.victim)
+            var chasers = Set<UInt64>()
+            while chasers.count < min(others.count, rng.int(2...3)) { chasers.insert(others[rng.int(0...(others.count - 1))]) }
+            for c in chasers.sorted() {
+                var ct = h.time + EventTime(rng.int(600...3 * 3600)) * CivilTime.second
+                for _ in 0..<rng.int(2...4) {
+                    let answered = rng.chance(0.3)
+                    let duration = answered ? rng.int(30...200) : 0
+                    placeCall(ct, c, h.victim, tower: list[rng.int(0...(list.count - 1))], imei: plan.handsets[0],
+                        answered: answered, duration: duration)
+                    n += 1
+                    ct += EventTime(rng.int(600...3600)) * CivilTime.second
+                }
+            }
+        }
+        plan.simsByDay[day] = sims
+        rings[prisonIndex] = plan
+        return n
+    }
+
+    /// Low-and-slow lines: 4-8 short calls an hour to different numbers over a long day, under
+    /// any hourly threshold.
+    mutating func slowLines(base: EventTime, towers list: [Int], prison: Prison, day: Int) -> Int {
+        var n = 0
+        for _ in 0..<rng.int(1...2) {
+            let line = newNumber()
+            let imei = newIMEI()
+            truth.slowLines.append(.init(line: "+" + String(line), device: String(imei), prison: prison.id))
+            let rate = Double(rng.int(4...8))
+            var t = base + EventTime(rng.int(7 * 3600...9 * 3600)) * CivilTime.second
+            let end = t + 12 * CivilTime.hour
+            let tower = list[rng.int(0...(list.count - 1))]
+            while t < end {
+                let answered = rng.chance(0.25)
+                placeCall(t, line, newNumber(), tower: tower, imei: imei, answered: answered, duration: answered ? rng.int(5...40) : 0)
+                n += 1
+                t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
+            }
+        }
+        return n
+    }
+
+    /// Two rings in different prisons working the same victims: each shared number is called by
+    /// two lines of each ring.
+    mutating func sharedVictims(base: EventTime) -> Int {
+        let keys = rings.keys.sorted()
+        guard keys.count >= 2 else { return 0 }
+        let a = keys[0]
+        let b = keys[1]
+        guard let sa = rings[a]?.simsByDay[0], let sb = rings[b]?.simsByDay[0], sa.count >= 2, sb.count >= 2 else { return 0 }
+        let ids = [prisons[a].id, prisons[b].id].sorted()
+        truth.alliances.insert(ids[0] + "|" + ids[1])
+        var n = 0
+        for _ in 0..<rng.int(3...5) {
+            let victim = newNumber()
+            truth.victims.insert(victim)
+            for (p, sims) in [(a, sa), (b, sb)] {
+                let list = prisonTowers[p]!
+                var picked = Set<UInt64>()
+                while picked.count < 2 { picked.insert(sims[rng.int(0...(sims.count - 1))]) }
+                for sim in picked.sorted() {
+                    let t = base + EventTime(rng.int(12 * 3600...20 * 3600)) * CivilTime.second
+                    let answered = rng.chance(0.3)
+                    placeCall(t, sim, victim, tower: list[0], imei: rings[p]!.handsets[0], answered: answered,
+                        duration: answered ? rng.int(10...120) : 0)
+                    n += 1
+                }
+            }
+        }
+        return n
+    }
+
+    /// A jammer switched off: for five hours on the last day, dozens of phones inside one prison
+    /// each place a few calls (only when the dump spans three days or more, so a baseline exists).
+    mutating func jammerSurge(day0: EventTime, daySpan: EventTime) -> Int {
+        guard config.days >= 3, let p = rings.keys.sorted().first, let list = prisonTowers[p] else { return 0 }
+        let tower = list[2]
+        let start = day0 + EventTime(config.days - 1) * daySpan + 10 * CivilTime.hour
+        let end = start + 5 * CivilTime.hour
+        truth.surges.append(.init(tower: towers[tower].cell.formatted, start: start, end: end))
+        var n = 0
+        for _ in 0..<rng.int(40...80) {
+            let line = newNumber()
+            let imei = newIMEI()
+            var t = start + EventTime(rng.int(0...3600)) * CivilTime.second
+            let rate = Double(rng.int(1...3))
+            while t < end {
+                let answered = rng.chance(0.5)
+                placeCall(t, line, newNumber(), tower: tower, imei: imei, answered: answered, duration: answered ? rng.int(20...200) : 0)
+                n += 1
+                t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
+            }
+        }
+        return n
+    }
+
+    /// A radio call-in number that hundreds ring during a contest each day, neighbours of the
+    /// prisons among them (a look-alike victim).
+    mutating func radioCallIn(day0: EventTime, daySpan: EventTime, callers: [UInt64]) -> Int {
+        let radio = newNumber(area: 55)
+        truth.lookalikeNumbers.append((radio, "radio-call-in"))
+        var n = 0
+        var prisonNeighbours: [(UInt64, Int)] = []
+        for (pi, list) in prisonTowers.sorted(by: { $0.key < $1.key }) where prisons[pi].radiusM <= 3_000 {
+            for _ in 0..<4 { prisonNeighbours.append((newNumber(), list[1])) }
+        }
+        for day in 0..<config.days {
+            let start = day0 + EventTime(day) * daySpan + EventTime(rng.int(16 * 3600...18 * 3600)) * CivilTime.second
+            for _ in 0..<rng.int(300...600) {
+                let caller = callers[rng.int(0...(callers.count - 1))]
+                let t = start + EventTime(rng.int(0...5400)) * CivilTime.second
+                let answered = rng.chance(0.1)
+                placeCall(t, caller, radio, tower: cityTowers[rng.int(0...(cityTowers.count - 1))], imei: 0, answered: answered,
+                    duration: answered ? rng.int(20...90) : 0)
+                n += 1
+            }
+            for (caller, tower) in prisonNeighbours {
+                for _ in 0..<rng.int(2...4) {
+                    let t = start + EventTime(rng.int(0...5400)) * CivilTime.second
+                    placeCall(t, caller, radio, tower: tower, imei: 0, answered: false, duration: 0)
+                    n += 1
+                }
             }
         }
         return n

@@ -31,23 +31,32 @@ struct Analyze: ParsableCommand {
     @Option(help: "Write every rejected row here (CSV: file,line,reason,message,raw).")
     var rejects: String?
 
-    @Option(name: .customLong("max-disorder"), help: "How far out of start-time order rows may arrive.")
-    var maxDisorder: Duration = Duration(micros: 2 * CivilTime.hour)
+    @Option(help: "Detector configuration (TOML); see `celda config --defaults`.")
+    var config: String?
 
-    @Option(name: .customLong("burst-window"), help: "burst: sliding window length.")
-    var burstWindow: Duration = Duration(micros: BurstConfig().window)
+    @Option(help: "Numbers and prefixes never alerted on, one a line (+52551* for a prefix).")
+    var allowlist: String?
 
-    @Option(name: .customLong("burst-min-calls"), help: "burst: calls within the window before the rule can hold.")
-    var burstMinCalls: Int = BurstConfig().minCalls
+    @Option(help: "Known extortion numbers, one a line: any call from or to one is flagged.")
+    var watchlist: String?
 
-    @Option(name: .customLong("burst-min-distinct"), help: "burst: distinct callees within the window.")
-    var burstMinDistinct: Int = BurstConfig().minDistinctCallees
+    @Option(name: .customLong("max-disorder"), help: "How far out of start-time order rows may arrive (default 2h).")
+    var maxDisorder: Duration?
 
-    @Option(name: .customLong("short-call"), help: "burst: calls shorter than this many seconds are short.")
-    var shortCall: Int = BurstConfig().shortCallSeconds
+    @Option(name: .customLong("burst-window"), help: "burst: sliding window length (default 60m).")
+    var burstWindow: Duration?
 
-    @Option(help: "No repeat alert for the same entity within this time unless it escalates.")
-    var cooldown: Duration = Duration(micros: BurstConfig().cooldown)
+    @Option(name: .customLong("burst-min-calls"), help: "burst: calls within the window before the rule can hold (default 20).")
+    var burstMinCalls: Int?
+
+    @Option(name: .customLong("burst-min-distinct"), help: "burst: distinct callees within the window (default 15).")
+    var burstMinDistinct: Int?
+
+    @Option(name: .customLong("short-call"), help: "Calls shorter than this many seconds are short (default 60).")
+    var shortCall: Int?
+
+    @Option(help: "No repeat alert for the same entity within this time unless it escalates (default 6h).")
+    var cooldown: Duration?
 
     @OptionGroup var reading: ReadingOptions
 
@@ -59,21 +68,51 @@ struct Analyze: ParsableCommand {
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("no input given (a CDR dump path, or - for standard input)") }
-        if burstMinCalls < 2 { throw ValidationError("--burst-min-calls must be at least 2") }
-        if burstMinDistinct < 1 { throw ValidationError("--burst-min-distinct must be at least 1") }
-        if burstWindow.micros < CivilTime.minute { throw ValidationError("--burst-window must be at least 1m") }
-        if shortCall < 1 { throw ValidationError("--short-call must be at least 1 second") }
+        if let v = burstMinCalls, v < 2 { throw ValidationError("--burst-min-calls must be at least 2") }
+        if let v = burstMinDistinct, v < 1 { throw ValidationError("--burst-min-distinct must be at least 1") }
+        if let v = burstWindow, v.micros < CivilTime.minute { throw ValidationError("--burst-window must be at least 1m") }
+        if let v = shortCall, v < 1 { throw ValidationError("--short-call must be at least 1 second") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
     }
 
-    var burstConfig: BurstConfig {
-        var c = BurstConfig()
-        c.window = burstWindow.micros
-        c.minCalls = burstMinCalls
-        c.minDistinctCallees = burstMinDistinct
-        c.shortCallSeconds = shortCall
-        c.cooldown = cooldown.micros
-        return c
+    /// Defaults, then `--config`, then the flags.
+    func settings() throws(ConfigError) -> DetectorSettings {
+        var st = DetectorSettings()
+        if let path = config {
+            do {
+                let bytes = try FileSystemLite.read(path)
+                st = try SettingsFile.parse(String(decoding: bytes, as: UTF8.self), path: path)
+            } catch { throw ConfigError("--config \(error)") }
+        }
+        if let v = maxDisorder { st.maxDisorder = v.micros }
+        if let v = burstWindow { st.burst.window = v.micros }
+        if let v = burstMinCalls { st.burst.minCalls = v }
+        if let v = burstMinDistinct { st.burst.minDistinctCallees = v }
+        if let v = shortCall {
+            st.burst.shortCallSeconds = v
+            st.victim.shortCallSeconds = v
+        }
+        if let v = cooldown {
+            st.burst.cooldown = v.micros
+            st.sequential.cooldown = v.micros
+            st.victim.cooldown = v.micros
+            st.simChurn.cooldown = v.micros
+            st.watchlist.cooldown = v.micros
+        }
+        return st
+    }
+
+    /// Every detector, and the second stages.
+    static func detectors(_ st: DetectorSettings) -> (keyed: [any Detector], stages: [any SecondStage]) {
+        (
+            [
+                BurstDetector(config: st.burst), SequentialDetector(config: st.sequential),
+                VictimDetector(config: st.victim), TowerSurgeDetector(config: st.towerSurge),
+                SimChurnDetector(mode: .device, config: st.simChurn), SimChurnDetector(mode: .line, config: st.simChurn),
+                WatchlistDetector(config: st.watchlist),
+            ],
+            [VictimStage(), AllianceStage(config: st.alliance)]
+        )
     }
 
     func run() throws {
@@ -106,12 +145,21 @@ struct Analyze: ParsableCommand {
         do { rejectWriter = try RejectWriter(path: rejects) } catch { return fail(configuration: "--rejects \(error)") }
 
         let options: ReaderOptions
-        do { options = try reading.readerOptions() } catch { return fail(configuration: error.description) }
+        let st: DetectorSettings
+        var allow = NumberList()
+        var watch = NumberList()
+        do {
+            options = try reading.readerOptions()
+            st = try settings()
+            if let path = allowlist { allow = try Self.numberList(path, flag: "--allowlist", plan: options.plan) }
+            if let path = watchlist { watch = try Self.numberList(path, flag: "--watchlist", plan: options.plan) }
+        } catch { return fail(configuration: error.description) }
 
         var engineConfig = EngineConfig()
-        engineConfig.maxDisorder = maxDisorder.micros
-        let detectors: [any Detector] = [BurstDetector(config: burstConfig)]
-        var engine = Engine(detectors: detectors, sites: sites, config: engineConfig)
+        engineConfig.maxDisorder = st.maxDisorder
+        let (detectors, stages) = Self.detectors(st)
+        var engine = Engine(
+            detectors: detectors, sites: sites, config: engineConfig, stages: stages, allowlist: allow, watchlist: watch)
 
         let paths = FileSystemLite.expand(inputs)
         let readers = paths.enumerated().map { i, path in
@@ -120,7 +168,7 @@ struct Analyze: ParsableCommand {
             r.rejects = rejectWriter
             return r
         }
-        let dump = DumpSet(readers: readers, maxDisorder: maxDisorder.micros)
+        let dump = DumpSet(readers: readers, maxDisorder: st.maxDisorder)
         dump.run(sites: sites) { engine.ingest($0) }
         let inputErrors = dump.errors
         for e in inputErrors { ProcessInfoLite.stderr("celda: \(e)") }
@@ -174,7 +222,7 @@ struct Analyze: ParsableCommand {
                 path: r.path, bytes: r.bytes, sha256: r.sha256,
                 error: inputErrors.first(where: { $0.path == r.path })?.message)
         }
-        summary.configSHA256 = SHA256.hash(configText(prisons: prisonText, towers: towers))
+        summary.configSHA256 = SHA256.hash(configText(prisons: prisonText, towers: towers, settings: st))
         summary.towers = sites.towers.count
         summary.towersRejected = towerLoad.rejected
         summary.prisonTowers = sites.prisonSiteCount
@@ -202,30 +250,28 @@ struct Analyze: ParsableCommand {
     }
 
     /// The effective configuration as canonical text (its SHA-256 goes in the summary).
-    func configText(prisons: String, towers: String?) -> String {
-        let b = burstConfig
-        return """
-            celda=\(Celda.version)
-            max_disorder_us=\(maxDisorder.micros)
-            country_code=\(reading.countryCode)
-            timezone=\(reading.timezone)
-            layout=\(reading.layout ?? "auto")
-            mapping=\(reading.mapping ?? "")
-            date_order=\(reading.dateOrder.rawValue)
-            prisons=\(prisons)
-            towers=\(towers ?? "")
-            burst.window_us=\(b.window)
-            burst.min_calls=\(b.minCalls)
-            burst.min_distinct_callees=\(b.minDistinctCallees)
-            burst.min_distinct_share=\(b.minDistinctShare)
-            burst.short_call_s=\(b.shortCallSeconds)
-            burst.min_short_share=\(b.minShortShare)
-            burst.max_answer_ratio=\(b.maxAnswerRatio)
-            burst.min_prison_share=\(b.minPrisonShare)
-            burst.cooldown_us=\(b.cooldown)
-            burst.critical_score=\(b.criticalScore)
+    func configText(prisons: String, towers: String?, settings st: DetectorSettings) -> String {
+        """
+        celda=\(Celda.version)
+        country_code=\(reading.countryCode)
+        timezone=\(reading.timezone)
+        layout=\(reading.layout ?? "auto")
+        mapping=\(reading.mapping ?? "")
+        date_order=\(reading.dateOrder.rawValue)
+        prisons=\(prisons)
+        towers=\(towers ?? "")
+        allowlist=\(allowlist ?? "")
+        watchlist=\(watchlist ?? "")
+        \(st.canonical)
 
-            """
+        """
+    }
+
+    static func numberList(_ path: String, flag: String, plan: NumberPlan) throws(ConfigError) -> NumberList {
+        do {
+            let bytes = try FileSystemLite.read(path)
+            return try SettingsFile.numberList(String(decoding: bytes, as: UTF8.self), path: path, plan: plan)
+        } catch { throw ConfigError("\(flag) \(error)") }
     }
 
     func fail(configuration message: String) {

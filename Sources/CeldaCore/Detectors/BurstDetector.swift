@@ -11,13 +11,23 @@ public struct BurstConfig: Sendable, Hashable {
     public var minDistinctShare = 0.6
     /// A call shorter than this (in seconds) is short; unanswered calls are short.
     public var shortCallSeconds = 60
-    /// Share of short calls.
-    public var minShortShare = 0.5
+    /// Share of short calls (ring lines run at 0.8-0.9; a call centre's conversations at 0.2-0.3).
+    public var minShortShare = 0.6
     /// Highest answer ratio (a call centre's calls are mostly answered).
     public var maxAnswerRatio = 0.8
+    /// Highest share of callees who call the line back (a business's customers do).
+    public var maxReciprocity = 0.3
     /// Share of the window's calls that must use prison-reaching towers for the burst to be tied
     /// to a prison.
     public var minPrisonShare = 0.5
+    /// Low-and-slow: a long window over the line's prison-linked calls only…
+    public var slowWindow: EventTime = 8 * CivilTime.hour
+    /// …with at least this many calls…
+    public var slowMinCalls = 30
+    /// …to at least this many distinct numbers.
+    public var slowMinDistinct = 25
+    /// A line first seen in the dump less than this before it bursts is new (a fresh SIM).
+    public var newLineAge: EventTime = 2 * CivilTime.hour
     /// No repeat alert for the same line within this time unless the severity rises.
     public var cooldown: EventTime = 6 * CivilTime.hour
     /// Score at or above which a prison-linked burst is critical.
@@ -28,36 +38,34 @@ public struct BurstConfig: Sendable, Hashable {
 
 /// `burst`: per calling line, many calls to many distinct numbers within a sliding window,
 /// mostly short or unanswered. From towers that reach a prison it is high or critical and names
-/// the prison; an unlinked burst is at most medium.
+/// the prison; an unlinked burst is at most medium. A second, long window over the line's
+/// prison-linked calls catches low-and-slow lines that stay under the hourly rate.
 ///
-/// State per line is the window's calls (a small ring); idle lines are evicted once their window
-/// and cooldown have passed.
+/// Beyond volume it weighs callee novelty (numbers the line never called before), reciprocity
+/// (callees who call the line back, as a business's customers do: above `maxReciprocity` there is
+/// no alert) and line age (a new SIM that starts calling at once). State per line is the
+/// window's calls; idle lines are evicted once their window and cooldown have passed.
 public struct BurstDetector: Detector {
     public let config: BurstConfig
     public var name: String { "burst" }
 
-    struct Entry {
-        var start: EventTime
-        var callee: Party
-        var durationMs: UInt32
-        var answered: Bool
-        var site: UInt32
-        var cell: CellID
-        var ref: SourceRef
-    }
-
     struct LineState {
-        var entries: [Entry] = []
-        var head = 0
+        var window = EntryWindow()
+        /// Prison-linked calls over the long window.
+        var slow = EntryWindow()
+        /// Numbers called before the current window (bounded).
+        var history = Set<Party>()
+        /// Numbers that called this line after it called them.
+        var reciprocated = Set<Party>()
+        var firstSeen: EventTime = .max
         var lastSeen: EventTime = .min
-        var lastAlert: EventTime = .min
-        var lastSeverity = Severity.low
-        var live: Int { entries.count - head }
+        var suppression = Suppression()
     }
 
     private var lines: [Party: LineState] = [:]
     private var scratch = Set<UInt64>()
     private var lastSweep: EventTime = .min
+    static let historyCap = 512
 
     public init(config: BurstConfig = .init()) { self.config = config }
 
@@ -69,45 +77,69 @@ public struct BurstDetector: Detector {
         record.caller.isNone ? nil : record.caller.raw
     }
 
-    public mutating func observe(_ r: CallRecord, context: DetectorContext, emit: inout [Alert]) {
+    /// Calls to a line tell whether its callees call it back.
+    public func secondaryKey(of record: CallRecord, context: DetectorContext) -> UInt64? {
+        record.callee.isNone ? nil : record.callee.raw
+    }
+
+    public mutating func observe(
+        _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
+    ) {
+        if role == .secondary {
+            // r.caller calls r.callee back?
+            guard var s = lines[r.callee] else { return }
+            if s.history.contains(r.caller) || s.window.live.contains(where: { $0.other == r.caller }) {
+                s.reciprocated.insert(r.caller)
+                lines[r.callee] = s
+            }
+            return
+        }
         let key = r.caller
         var state = lines.removeValue(forKey: key) ?? LineState()
-        let entry = Entry(
-            start: r.start, callee: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
-            cell: r.cell, ref: r.source)
-        if let last = state.entries.last, last.start > r.start {
-            // A late record: keep the window sorted.
-            var i = state.entries.count
-            while i > state.head, state.entries[i - 1].start > r.start { i -= 1 }
-            state.entries.insert(entry, at: i)
-        } else {
-            state.entries.append(entry)
-        }
+        let entry = WindowEntry(
+            start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site, cell: r.cell,
+            ref: r.source)
+        state.window.insert(entry)
+        state.firstSeen = min(state.firstSeen, r.start)
+        let linked = context.sites.reachesPrison(r.site)
+        if linked { state.slow.insert(entry) }
         let now = max(state.lastSeen, r.start)
         state.lastSeen = now
+        // Expire, moving callees into the history.
         let from = now - config.window
-        while state.head < state.entries.count, state.entries[state.head].start <= from { state.head += 1 }
-        if state.head > 64, state.head * 2 > state.entries.count {
-            state.entries.removeFirst(state.head)
-            state.head = 0
+        while state.window.head < state.window.entries.count, state.window.entries[state.window.head].start <= from {
+            if state.history.count < Self.historyCap { state.history.insert(state.window.entries[state.window.head].other) }
+            state.window.head += 1
         }
-        if state.live >= config.minCalls, !r.flags.contains(.late) {
-            evaluate(key: key, state: &state, now: now, context: context, emit: &emit)
+        state.window.expire(before: from)
+        state.slow.expire(before: now - config.slowWindow)
+        if !r.flags.contains(.late) {
+            if state.window.count >= config.minCalls {
+                evaluate(key: key, window: state.window.live, minutes: config.window, state: &state, now: now, context: context, emit: &output.alerts, slow: false)
+            }
+            if linked, state.slow.count >= config.slowMinCalls {
+                evaluate(key: key, window: state.slow.live, minutes: config.slowWindow, state: &state, now: now, context: context, emit: &output.alerts, slow: true)
+            }
         }
         lines[key] = state
     }
 
     private mutating func evaluate(
-        key: Party, state: inout LineState, now: EventTime, context: DetectorContext, emit: inout [Alert]
+        key: Party, window: ArraySlice<WindowEntry>, minutes span: EventTime, state: inout LineState, now: EventTime,
+        context: DetectorContext, emit: inout [Alert], slow: Bool
     ) {
-        let window = state.entries[state.head...]
         let n = window.count
         scratch.removeAll(keepingCapacity: true)
         var short = 0
         var answered = 0
+        var novel = 0
+        var reciprocal = 0
         let shortMs = UInt32(config.shortCallSeconds * 1000)
         for e in window {
-            scratch.insert(e.callee.raw)
+            if scratch.insert(e.other.raw).inserted {
+                if !state.history.contains(e.other) { novel += 1 }
+                if state.reciprocated.contains(e.other) { reciprocal += 1 }
+            }
             if e.durationMs < shortMs { short += 1 }
             if e.answered { answered += 1 }
         }
@@ -115,42 +147,51 @@ public struct BurstDetector: Detector {
         let shortShare = Double(short) / Double(n)
         let answerRatio = Double(answered) / Double(n)
         let distinctShare = Double(distinct) / Double(n)
-        guard distinct >= config.minDistinctCallees, distinctShare >= config.minDistinctShare,
-            shortShare >= config.minShortShare, answerRatio <= config.maxAnswerRatio
+        let novelty = Double(novel) / Double(distinct)
+        let reciprocity = Double(reciprocal) / Double(distinct)
+        let minDistinct = slow ? config.slowMinDistinct : config.minDistinctCallees
+        guard distinct >= minDistinct, distinctShare >= config.minDistinctShare,
+            shortShare >= config.minShortShare, answerRatio <= config.maxAnswerRatio,
+            reciprocity <= config.maxReciprocity
         else { return }
 
         let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
+        if slow && !linked { return }
+        let age = now - state.firstSeen
+        let isNew = age < config.newLineAge
         // Pattern strength in 0...1.
-        let volume = min(1, Double(n) / Double(2 * config.minCalls))
-        let strength = 0.3 * volume + 0.3 * distinctShare + 0.2 * shortShare + 0.2 * (1 - answerRatio)
-        let score: Double
-        let severity: Severity
-        if linked {
-            score = min(1, 0.6 + 0.4 * strength * (0.5 + 0.5 * place.confidence))
-            severity = score >= config.criticalScore ? .critical : .high
-        } else {
-            score = 0.5 * strength
-            severity = strength >= 0.75 ? .medium : .low
-        }
-        if state.lastAlert != .min, now - state.lastAlert < config.cooldown, severity <= state.lastSeverity {
-            return
-        }
-        state.lastAlert = now
-        state.lastSeverity = severity
+        let minCalls = slow ? config.slowMinCalls : config.minCalls
+        let volume = min(1, Double(n) / Double(2 * minCalls))
+        let strength = Scoring.clamp(
+            0.25 * volume + 0.25 * distinctShare + 0.2 * shortShare + 0.15 * (1 - answerRatio) + 0.1 * novelty
+                + (isNew ? 0.05 : 0) - reciprocity)
+        let (score, severity) =
+            linked
+            ? Scoring.linked(strength: strength, confidence: place.confidence, critical: config.criticalScore)
+            : Scoring.unlinked(strength: strength)
+        guard state.suppression.allow(severity, at: now, cooldown: config.cooldown) else { return }
 
-        let minutes = config.window / CivilTime.minute
+        let minutes = span / CivilTime.minute
+        let within = minutes % 60 == 0 && minutes > 60 ? "\(minutes / 60) hours" : "\(minutes) minutes"
         var reasons = [
-            "\(n) calls to \(distinct) different numbers within \(minutes) minutes",
+            "\(n) calls to \(distinct) different numbers within \(within)"
+                + (slow ? " from towers reaching a prison, a steady low rate that stays under hourly thresholds" : ""),
             "\(Self.percent(shortShare))% of calls shorter than \(config.shortCallSeconds) s",
             "\(Self.percent(answerRatio))% of calls answered",
+            "\(Self.percent(novelty))% of the numbers were never called by this line before in the dump"
+                + (reciprocal == 0 ? ", and none of them called it back" : ""),
         ]
+        if isNew { reasons.append("the line first appeared in the dump \(age / CivilTime.minute) minutes earlier") }
         reasons.append(contentsOf: place.reasons(prisons: context.sites.prisons, linked: linked, calls: n))
         let metrics: [(String, MetricValue)] = [
             ("calls", .int(n)),
             ("distinct_callees", .int(distinct)),
             ("short_call_share", .number(shortShare)),
             ("answer_ratio", .number(answerRatio)),
+            ("callee_novelty", .number(novelty)),
+            ("reciprocity", .number(reciprocity)),
+            ("line_age_minutes", .int(Int(age / CivilTime.minute))),
             ("window_minutes", .int(Int(minutes))),
             ("prison_tower_share", .number(place.prisonShare)),
             ("proximity_confidence", .number(linked ? place.confidence : 0)),
@@ -158,13 +199,13 @@ public struct BurstDetector: Detector {
         emit.append(
             Alert(
                 detector: name, severity: severity, score: score, entity: .line(key),
-                windowStart: now - config.window, windowEnd: now, detectedAt: now,
+                windowStart: now - span, windowEnd: now, detectedAt: now,
                 prison: linked ? AlertPrison(index: place.prison!, distanceM: place.distanceM) : nil,
                 towers: place.towers, metrics: metrics, reasons: reasons,
                 evidence: window.prefix(Alert.maxEvidence).map(\.ref), evidenceTotal: n, related: []))
     }
 
-    public mutating func advance(to watermark: EventTime, context: DetectorContext, emit: inout [Alert]) {
+    public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
         if lastSweep == .min {
             lastSweep = watermark
             return
@@ -172,8 +213,11 @@ public struct BurstDetector: Detector {
         guard watermark == .max || watermark - lastSweep >= config.window else { return }
         lastSweep = watermark
         let idle = watermark == .max ? EventTime.max : watermark - config.window
-        let quiet = watermark == .max ? EventTime.max : watermark - config.cooldown
-        lines = lines.filter { _, s in s.lastSeen > idle || (s.lastAlert != .min && s.lastAlert > quiet) }
+        let slowIdle = watermark == .max ? EventTime.max : watermark - config.slowWindow
+        lines = lines.filter { _, s in
+            s.lastSeen > idle || (s.slow.count > 0 && s.lastSeen > slowIdle)
+                || s.suppression.active(at: watermark, cooldown: config.cooldown)
+        }
     }
 
     static func percent(_ x: Double) -> Int { Int((x * 100).rounded()) }

@@ -16,6 +16,8 @@ public struct EngineStats: Sendable, Equatable {
     public var late = 0
     public var unlocated = 0
     public var prisonLinked = 0
+    /// Records whose calling line is on the allowlist (counted, not analysed).
+    public var allowlisted = 0
     public init() {}
 }
 
@@ -31,13 +33,18 @@ public struct Engine {
     public let config: EngineConfig
     private var families: [[any Detector]]
     private var reorder: ReorderBuffer
-    private var alerts: [Alert] = []
+    private var output = DetectorOutput()
+    private let stages: [any SecondStage]
     private var nextTick: EventTime = .min
     private var due: [CallRecord] = []
     public private(set) var stats = EngineStats()
 
-    public init(detectors: [any Detector], sites: SiteTable, config: EngineConfig) {
-        self.context = DetectorContext(sites: sites)
+    public init(
+        detectors: [any Detector], sites: SiteTable, config: EngineConfig, stages: [any SecondStage] = [],
+        allowlist: NumberList = NumberList(), watchlist: NumberList = NumberList()
+    ) {
+        self.context = DetectorContext(sites: sites, allowlist: allowlist, watchlist: watchlist)
+        self.stages = stages
         self.config = config
         let n = max(1, config.shards)
         self.families = detectors.map { d in (0..<n).map { _ in d.makeShard() } }
@@ -61,22 +68,29 @@ public struct Engine {
     }
 
     private mutating func dispatch(_ r: CallRecord) {
+        if !context.allowlist.isEmpty, context.allowlist.contains(r.caller) {
+            stats.allowlisted += 1
+            return
+        }
         if !r.flags.contains(.late), r.start >= nextTick {
             if nextTick != .min { tickAll(to: r.start) }
             nextTick = (r.start / config.tick + 1) * config.tick
         }
         for f in families.indices {
-            let n = families[f].count
-            guard let key = families[f][0].routingKey(of: r, context: context) else { continue }
-            let shard = Int(StableHash.mix(key) % UInt64(n))
-            families[f][shard].observe(r, context: context, emit: &alerts)
+            let n = UInt64(families[f].count)
+            if let key = families[f][0].routingKey(of: r, context: context) {
+                families[f][Int(StableHash.mix(key) % n)].observe(r, role: .primary, context: context, output: &output)
+            }
+            if let key = families[f][0].secondaryKey(of: r, context: context) {
+                families[f][Int(StableHash.mix(key) % n)].observe(r, role: .secondary, context: context, output: &output)
+            }
         }
     }
 
     private mutating func tickAll(to t: EventTime) {
         for f in families.indices {
             for s in families[f].indices {
-                families[f][s].advance(to: t, context: context, emit: &alerts)
+                families[f][s].advance(to: t, context: context, output: &output)
             }
         }
     }
@@ -92,12 +106,21 @@ public struct Engine {
         for i in due.indices { dispatch(due[i]) }
         for f in families.indices {
             for s in families[f].indices {
-                families[f][s].finish(context: context, emit: &alerts)
+                families[f][s].finish(context: context, output: &output)
             }
         }
         stats.late = reorder.lateCount
-        let out = alerts
-        alerts = []
+        var out = output.alerts
+        for stage in stages { out += stage.run(output, context: context) }
+        output = DetectorOutput()
+        if !context.allowlist.isEmpty {
+            out.removeAll { a in
+                switch a.entity {
+                case .line(let p), .victim(let p): context.allowlist.contains(p)
+                default: false
+                }
+            }
+        }
         return out
     }
 }

@@ -1,0 +1,98 @@
+/// Thresholds of the `alliance` second stage.
+public struct AllianceConfig: Sendable, Hashable {
+    /// Victims called by lines of both prisons.
+    public var minSharedVictims = 2
+    public var criticalScore = 0.85
+    public init() {}
+}
+
+/// `alliance`: lines tied to different prisons working the same victims: rings cooperating.
+///
+/// A second stage over what the keyed detectors found, not a scan of the dump: the `victim`
+/// detector's findings (every prison-linked caller of a number called from two or more prisons)
+/// restricted to the lines that `burst`, `sequential` or `sim-churn` flagged. Entity `prison-pair` (the two prison
+/// ids joined by `|`, sorted); `related` lists the lines, then the victims; the window runs from
+/// the first to the last shared call.
+public struct AllianceStage: SecondStage {
+    public let config: AllianceConfig
+    public init(config: AllianceConfig = .init()) { self.config = config }
+
+    public func run(_ found: DetectorOutput, context: DetectorContext) -> [Alert] {
+        // Lines the keyed detectors flagged, tied to a prison.
+        var flagged = Set<Party>()
+        for a in found.alerts where a.severity >= .high && a.prison != nil {
+            if case .line(let p) = a.entity { flagged.insert(p) }
+        }
+        // victim → prison → calls from flagged lines.
+        var byVictim: [Party: [Int: [VictimLink]]] = [:]
+        for l in found.victimLinks where l.prison >= 0 && flagged.contains(l.caller) {
+            byVictim[l.victim, default: [:]][l.prison, default: []].append(l)
+        }
+        struct Pair: Hashable {
+            var a: Int
+            var b: Int
+        }
+        var shared: [Pair: [(victim: Party, both: EventTime, links: [VictimLink])]] = [:]
+        let prisons = context.sites.prisons
+        for (victim, per) in byVictim where per.count >= 2 {
+            let ids = per.keys.sorted { prisons[$0].id < prisons[$1].id }
+            for i in 0..<ids.count {
+                for j in (i + 1)..<ids.count {
+                    let la = per[ids[i]]!
+                    let lb = per[ids[j]]!
+                    let both = max(la.map(\.time).min()!, lb.map(\.time).min()!)
+                    shared[Pair(a: ids[i], b: ids[j]), default: []].append((victim, both, la + lb))
+                }
+            }
+        }
+        var out: [Alert] = []
+        for (pair, list) in shared where list.count >= config.minSharedVictims {
+            let victims = list.sorted { ($0.both, $0.victim) < ($1.both, $1.victim) }
+            let detectedAt = victims[config.minSharedVictims - 1].both
+            let links = victims.flatMap(\.links).sorted { ($0.time, $0.ref) < ($1.time, $1.ref) }
+            let lines = Array(Set(links.map(\.caller))).sorted()
+            let strength = min(1, Double(victims.count) / Double(2 * config.minSharedVictims)) * 0.7
+                + min(1, Double(lines.count) / 8) * 0.3
+            let (score, severity) = Scoring.linked(strength: strength, confidence: 1, critical: config.criticalScore)
+            let pa = prisons[pair.a]
+            let pb = prisons[pair.b]
+            out.append(
+                Alert(
+                    detector: "alliance", severity: severity, score: score, entity: .prisonPair(pa.id + "|" + pb.id),
+                    windowStart: links.first!.time, windowEnd: links.last!.time, detectedAt: detectedAt,
+                    prison: AlertPrison(index: pair.a, distanceM: 0), towers: [],
+                    metrics: [("shared_victims", .int(victims.count)), ("lines", .int(lines.count)), ("calls", .int(links.count))],
+                    reasons: [
+                        "\(victims.count) numbers were called both by lines tied to \(pa.name) and by lines tied to \(pb.name)",
+                        "\(lines.count) lines from the two prisons worked the same victims: rings cooperating",
+                    ],
+                    evidence: links.prefix(Alert.maxEvidence).map(\.ref), evidenceTotal: links.count,
+                    related: lines.map { .line($0) } + victims.map { .victim($0.victim) }))
+        }
+        return out
+    }
+}
+
+/// Confirms `victim` candidates: at least one of the calling lines must be flagged (high or
+/// critical, tied to a prison) by a line detector. The confirmed alert says which.
+public struct VictimStage: SecondStage {
+    public init() {}
+
+    public func run(_ found: DetectorOutput, context: DetectorContext) -> [Alert] {
+        var flagged = Set<Party>()
+        for a in found.alerts where a.severity >= .high && a.prison != nil {
+            if case .line(let p) = a.entity { flagged.insert(p) }
+        }
+        var out: [Alert] = []
+        for var c in found.victimCandidates {
+            let lines = c.related.compactMap { e -> Party? in if case .line(let p) = e { p } else { nil } }
+            let ring = lines.filter { flagged.contains($0) }
+            guard !ring.isEmpty else { continue }
+            c.reasons.append(
+                "\(ring.count) of the \(lines.count) calling lines were themselves flagged as extortion lines (burst, sequential or SIM churn)")
+            c.metrics.append(("flagged_lines", .int(ring.count)))
+            out.append(c)
+        }
+        return out
+    }
+}

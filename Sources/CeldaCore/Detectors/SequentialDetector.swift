@@ -1,0 +1,125 @@
+/// Thresholds of the `sequential` detector.
+public struct SequentialConfig: Sendable, Hashable {
+    /// Sliding window length.
+    public var window: EventTime = 60 * CivilTime.minute
+    /// Callees in one run of near-consecutive numbers before the rule holds.
+    public var minRun = 8
+    /// Largest step between two numbers of a run (a list dialled down with gaps).
+    public var maxGap: UInt64 = 10
+    public var cooldown: EventTime = 6 * CivilTime.hour
+    public var minPrisonShare = 0.5
+    public var criticalScore = 0.85
+    public init() {}
+}
+
+/// `sequential`: a line dialling down a list: many callees that are consecutive or
+/// near-consecutive numbers within a window (sorted callees whose steps are at most `maxGap`).
+public struct SequentialDetector: Detector {
+    public let config: SequentialConfig
+    public var name: String { "sequential" }
+
+    struct LineState {
+        var window = EntryWindow()
+        var lastSeen: EventTime = .min
+        var suppression = Suppression()
+    }
+
+    private var lines: [Party: LineState] = [:]
+    private var scratch: [UInt64] = []
+    private var lastSweep: EventTime = .min
+
+    public init(config: SequentialConfig = .init()) { self.config = config }
+    public func makeShard() -> SequentialDetector { SequentialDetector(config: config) }
+    public var keyCount: Int { lines.count }
+
+    public func routingKey(of r: CallRecord, context: DetectorContext) -> UInt64? {
+        r.caller.isNone || !r.callee.isE164 ? nil : r.caller.raw
+    }
+
+    public mutating func observe(
+        _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
+    ) {
+        var state = lines.removeValue(forKey: r.caller) ?? LineState()
+        state.window.insert(
+            WindowEntry(
+                start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site, cell: r.cell,
+                ref: r.source))
+        state.lastSeen = max(state.lastSeen, r.start)
+        let now = state.lastSeen
+        state.window.expire(before: now - config.window)
+        if state.window.count >= config.minRun, !r.flags.contains(.late) {
+            evaluate(r.caller, &state, now: now, context: context, output: &output)
+        }
+        lines[r.caller] = state
+    }
+
+    /// The longest run of distinct sorted numbers whose steps are at most `maxGap`.
+    static func longestRun(_ values: inout [UInt64], maxGap: UInt64) -> (length: Int, first: UInt64, last: UInt64) {
+        values.sort()
+        var best = (0, UInt64(0), UInt64(0))
+        var runStart = 0
+        var length = 0
+        var prev: UInt64?
+        for (i, v) in values.enumerated() {
+            if let p = prev, v == p { continue }
+            if let p = prev, v - p <= maxGap {
+                length += 1
+            } else {
+                runStart = i
+                length = 1
+            }
+            prev = v
+            if length > best.0 { best = (length, values[runStart], v) }
+        }
+        return best
+    }
+
+    private mutating func evaluate(
+        _ key: Party, _ state: inout LineState, now: EventTime, context: DetectorContext, output: inout DetectorOutput
+    ) {
+        let window = state.window.live
+        scratch.removeAll(keepingCapacity: true)
+        for e in window { if let d = e.other.e164Digits { scratch.append(d) } }
+        let run = Self.longestRun(&scratch, maxGap: config.maxGap)
+        guard run.length >= config.minRun else { return }
+        let n = window.count
+        let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
+        let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
+        let strength = 0.6 * min(1, Double(run.length) / Double(2 * config.minRun)) + 0.4 * Double(run.length) / Double(n)
+        let (score, severity) =
+            linked
+            ? Scoring.linked(strength: strength, confidence: place.confidence, critical: config.criticalScore)
+            : Scoring.unlinked(strength: strength)
+        guard state.suppression.allow(severity, at: now, cooldown: config.cooldown) else { return }
+        let minutes = config.window / CivilTime.minute
+        var reasons = [
+            "\(run.length) of \(n) numbers called within \(minutes) minutes are consecutive or nearly so "
+                + "(+\(run.first) to +\(run.last), steps of at most \(config.maxGap))",
+            "a list being dialled down in order",
+        ]
+        reasons += place.reasons(prisons: context.sites.prisons, linked: linked, calls: n)
+        output.alerts.append(
+            Alert(
+                detector: name, severity: severity, score: score, entity: .line(key), windowStart: now - config.window,
+                windowEnd: now, detectedAt: now,
+                prison: linked ? AlertPrison(index: place.prison!, distanceM: place.distanceM) : nil,
+                towers: place.towers,
+                metrics: [
+                    ("calls", .int(n)), ("sequential_run", .int(run.length)), ("max_gap", .int(Int(config.maxGap))),
+                    ("window_minutes", .int(Int(minutes))), ("prison_tower_share", .number(place.prisonShare)),
+                    ("proximity_confidence", .number(linked ? place.confidence : 0)),
+                ],
+                reasons: reasons, evidence: window.prefix(Alert.maxEvidence).map(\.ref), evidenceTotal: n, related: []))
+    }
+
+    public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
+        if lastSweep == .min {
+            lastSweep = watermark
+            return
+        }
+        guard watermark == .max || watermark - lastSweep >= config.window else { return }
+        lastSweep = watermark
+        let idle = watermark == .max ? EventTime.max : watermark - config.window
+        lines = lines.filter { _, s in s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown) }
+    }
+}

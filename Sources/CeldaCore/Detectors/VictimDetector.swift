@@ -1,0 +1,179 @@
+/// Thresholds of the `victim` detector.
+public struct VictimConfig: Sendable, Hashable {
+    /// Window over which a number's prison-linked callers are counted.
+    public var window: EventTime = 48 * CivilTime.hour
+    /// Distinct prison-linked lines calling one number.
+    public var minLines = 3
+    /// Or calls from one prison-linked line…
+    public var minRepeat = 6
+    /// …this share of them unanswered (a victim who stopped picking up).
+    public var minRepeatUnansweredShare = 0.5
+    public var shortCallSeconds = 60
+    /// A number called by more distinct lines than this in the window is popular (a radio call-in
+    /// line, a business) and not treated as a victim…
+    public var maxCallers = 40
+    /// …nor when prison-linked lines are less than this share of its callers.
+    public var minPrisonCallerShare = 0.25
+    public var cooldown: EventTime = 6 * CivilTime.hour
+    public var criticalScore = 0.85
+    public init() {}
+}
+
+/// `victim`: one called number reached by several distinct prison-linked lines (or again and again
+/// by one) within a window, counting only calls from towers that reach a prison. `related` lists
+/// the calling lines. A number that many other lines call too (a radio call-in number) is not a
+/// victim, nor is a line the number itself calls (family and friends call each other).
+///
+/// Neighbours of a prison call their family too, so a candidate becomes an alert only when the
+/// second stage (``VictimStage``) finds at least one of its calling lines flagged by a line
+/// detector (`burst`, `sequential`, `sim-churn`). It also reports every prison-linked caller of a
+/// number called from two or more prisons to the `alliance` second stage.
+public struct VictimDetector: Detector {
+    public let config: VictimConfig
+    public var name: String { "victim" }
+
+    struct State {
+        var calls = EntryWindow()
+        /// All callers by last call time (bounded; popular numbers saturate it).
+        var callers: [Party: EventTime] = [:]
+        /// Lines this number called (never counted against it).
+        var contacts = Set<Party>()
+        var reported = Set<Party>()
+        var lastSeen: EventTime = .min
+        var suppression = Suppression()
+    }
+
+    private var states: [Party: State] = [:]
+    private var lastSweep: EventTime = .min
+
+    public init(config: VictimConfig = .init()) { self.config = config }
+    public func makeShard() -> VictimDetector { VictimDetector(config: config) }
+    public var keyCount: Int { states.count }
+
+    public func routingKey(of r: CallRecord, context: DetectorContext) -> UInt64? {
+        r.callee.isNone ? nil : r.callee.raw
+    }
+
+    /// The caller's own outgoing calls tell which lines are its contacts.
+    public func secondaryKey(of r: CallRecord, context: DetectorContext) -> UInt64? {
+        r.caller.isNone ? nil : r.caller.raw
+    }
+
+    public mutating func observe(
+        _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
+    ) {
+        if role == .secondary {
+            // r.caller is a number we may be watching as a victim: it calls r.callee.
+            if states[r.caller] != nil { states[r.caller]!.contacts.insert(r.callee) }
+            return
+        }
+        let key = r.callee
+        let link = context.prisonLink(r)
+        if link == nil && states[key] == nil { return }  // cheap filter: only numbers prison lines call
+        var s = states.removeValue(forKey: key) ?? State()
+        s.lastSeen = max(s.lastSeen, r.start)
+        let now = s.lastSeen
+        if s.callers.count < config.maxCallers * 2 || s.callers[r.caller] != nil { s.callers[r.caller] = r.start }
+        if link != nil {
+            s.calls.insert(
+                WindowEntry(
+                    start: r.start, other: r.caller, durationMs: r.durationMs, answered: r.answered, site: r.site,
+                    cell: r.cell, ref: r.source))
+        }
+        s.calls.expire(before: now - config.window)
+        if link != nil, !r.flags.contains(.late) {
+            evaluate(key, &s, now: now, context: context, output: &output)
+        }
+        states[key] = s
+    }
+
+    private mutating func evaluate(
+        _ key: Party, _ s: inout State, now: EventTime, context: DetectorContext, output: inout DetectorOutput
+    ) {
+        let from = now - config.window
+        if s.callers.count > config.maxCallers { s.callers = s.callers.filter { $0.value > from } }
+        let window = s.calls.live.filter { !s.contacts.contains($0.other) }
+        guard !window.isEmpty else { return }
+        var perLine: [Party: (calls: Int, short: Int, first: EventTime, prison: Int)] = [:]
+        for e in window {
+            let prison = context.sites.links(ofSite: e.site).first?.prison ?? -1
+            var v = perLine[e.other] ?? (0, 0, e.start, prison)
+            v.calls += 1
+            if !e.answered { v.short += 1 }
+            perLine[e.other] = v
+        }
+        // Alliance findings: a number called from two or more prisons.
+        let prisons = Set(perLine.values.map(\.prison))
+        if prisons.count >= 2 {
+            for (line, v) in perLine.sorted(by: { $0.key < $1.key }) where !s.reported.contains(line) {
+                s.reported.insert(line)
+                let first = window.first { $0.other == line }!
+                output.victimLinks.append(
+                    VictimLink(victim: key, caller: line, prison: v.prison, time: v.first, ref: first.ref))
+            }
+        }
+        let lines = perLine.count
+        let top = perLine.max { ($0.value.calls, $1.key) < ($1.value.calls, $0.key) }!
+        let repeatHolds =
+            top.value.calls >= config.minRepeat
+            && Double(top.value.short) / Double(top.value.calls) >= config.minRepeatUnansweredShare
+        guard lines >= config.minLines || repeatHolds else { return }
+        let totalCallers = s.callers.count
+        let prisonShare = Double(lines) / Double(max(totalCallers, lines))
+        guard totalCallers <= config.maxCallers, prisonShare >= config.minPrisonCallerShare else { return }
+
+        let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
+        let strength =
+            0.5 * min(1, Double(lines) / Double(2 * config.minLines)) + 0.3
+            * min(1, Double(top.value.calls) / Double(2 * config.minRepeat)) + 0.2 * prisonShare
+        let (score, severity) = Scoring.linked(
+            strength: strength, confidence: place.confidence, critical: config.criticalScore)
+        guard s.suppression.allow(severity, at: now, cooldown: config.cooldown) else { return }
+        let hours = config.window / CivilTime.hour
+        let prisonNames = prisons.filter { $0 >= 0 }.sorted().map { context.sites.prisons[$0].name }
+        var reasons: [String] = []
+        if lines >= config.minLines {
+            reasons.append("\(lines) different lines on towers reaching a prison called this number within \(hours) hours")
+        }
+        if repeatHolds {
+            reasons.append(
+                "one prison-linked line called it \(top.value.calls) times, \(Scoring.percent(Double(top.value.short) / Double(top.value.calls)))% unanswered"
+            )
+        }
+        reasons.append(
+            "prison-linked lines are \(lines) of the \(totalCallers) lines that called it (\(Scoring.percent(prisonShare))%)")
+        if prisonNames.count > 1 {
+            reasons.append("the calls come from towers of \(prisonNames.count) prisons: \(prisonNames.joined(separator: "; "))")
+        } else if let p = place.prison {
+            reasons.append(
+                place.distanceM <= 0
+                    ? "calls originate from a tower inside the perimeter of \(context.sites.prisons[p].name)"
+                    : "calls originate \(Int(place.distanceM.rounded())) m from \(context.sites.prisons[p].name)")
+        }
+        let related = perLine.sorted { ($0.value.first, $0.key) < ($1.value.first, $1.key) }.map { Entity.line($0.key) }
+        output.victimCandidates.append(
+            Alert(
+                detector: name, severity: severity, score: score, entity: .victim(key), windowStart: from, windowEnd: now,
+                detectedAt: now, prison: place.prison.map { AlertPrison(index: $0, distanceM: place.distanceM) },
+                towers: place.towers,
+                metrics: [
+                    ("prison_lines", .int(lines)), ("prison_calls", .int(window.count)),
+                    ("max_calls_one_line", .int(top.value.calls)), ("callers_total", .int(totalCallers)),
+                    ("prison_caller_share", .number(prisonShare)), ("prisons", .int(prisonNames.count)),
+                    ("window_hours", .int(Int(hours))),
+                ],
+                reasons: reasons, evidence: window.prefix(Alert.maxEvidence).map(\.ref), evidenceTotal: window.count,
+                related: related))
+    }
+
+    public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
+        if lastSweep == .min {
+            lastSweep = watermark
+            return
+        }
+        guard watermark == .max || watermark - lastSweep >= CivilTime.hour else { return }
+        lastSweep = watermark
+        let idle = watermark == .max ? EventTime.max : watermark - config.window
+        states = states.filter { _, s in s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown) }
+    }
+}
