@@ -404,8 +404,10 @@ public struct SyntheticWorld {
             n += 1
             if rng.chance(0.12) {
                 // Customers call back.
-                placeCall(t + EventTime(rng.int(300...20_000)) * CivilTime.second, customer, line,
-                    tower: cityTowers[rng.int(0...(cityTowers.count - 1))], imei: 0, answered: true, duration: rng.int(30...300))
+                placeCall(
+                    t + EventTime(rng.int(300...20_000)) * CivilTime.second, customer, line,
+                    tower: cityTowers[rng.int(0...(cityTowers.count - 1))], imei: 0, answered: true,
+                    duration: rng.int(30...300))
                 n += 1
             }
             t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
@@ -478,7 +480,8 @@ public struct SyntheticWorld {
         _ t: EventTime, _ caller: UInt64, _ callee: UInt64, tower: Int, imei: UInt64, answered: Bool, duration: Int
     ) {
         calls.append(
-            Call(start: t, duration: duration, caller: caller, callee: callee, tower: tower, imei: imei, imsi: newIMSI(),
+            Call(
+                start: t, duration: duration, caller: caller, callee: callee, tower: tower, imei: imei, imsi: newIMSI(),
                 answered: answered))
     }
 
@@ -524,7 +527,9 @@ public struct SyntheticWorld {
                     placeCall(t, sim, callee, tower: tower, imei: imei, answered: answered, duration: duration)
                     if long, hooked.count < 3, rng.chance(0.3) { hooked.append((callee, t, sim)) }
                     n += 1
-                    t += EventTime(duration + rng.int(plan.gapMin...plan.gapMax) + (answered ? 0 : 20)) * CivilTime.second
+                    t +=
+                        EventTime(duration + rng.int(plan.gapMin...plan.gapMax) + (answered ? 0 : 20))
+                        * CivilTime.second
                 }
                 t += EventTime(rng.int(120...900)) * CivilTime.second
             }
@@ -551,13 +556,16 @@ public struct SyntheticWorld {
             guard others.count >= 2 else { continue }
             truth.victims.insert(h.victim)
             var chasers = Set<UInt64>()
-            while chasers.count < min(others.count, rng.int(2...3)) { chasers.insert(others[rng.int(0...(others.count - 1))]) }
+            while chasers.count < min(others.count, rng.int(2...3)) {
+                chasers.insert(others[rng.int(0...(others.count - 1))])
+            }
             for c in chasers.sorted() {
                 var ct = h.time + EventTime(rng.int(600...3 * 3600)) * CivilTime.second
                 for _ in 0..<rng.int(2...4) {
                     let answered = rng.chance(0.3)
                     let duration = answered ? rng.int(30...200) : 0
-                    placeCall(ct, c, h.victim, tower: list[rng.int(0...(list.count - 1))], imei: plan.handsets[0],
+                    placeCall(
+                        ct, c, h.victim, tower: list[rng.int(0...(list.count - 1))], imei: plan.handsets[0],
                         answered: answered, duration: duration)
                     n += 1
                     ct += EventTime(rng.int(600...3600)) * CivilTime.second
@@ -583,7 +591,9 @@ public struct SyntheticWorld {
             let tower = list[rng.int(0...(list.count - 1))]
             while t < end {
                 let answered = rng.chance(0.25)
-                placeCall(t, line, newNumber(), tower: tower, imei: imei, answered: answered, duration: answered ? rng.int(5...40) : 0)
+                placeCall(
+                    t, line, newNumber(), tower: tower, imei: imei, answered: answered,
+                    duration: answered ? rng.int(5...40) : 0)
                 n += 1
                 t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
             }
@@ -598,7 +608,9 @@ public struct SyntheticWorld {
         guard keys.count >= 2 else { return 0 }
         let a = keys[0]
         let b = keys[1]
-        guard let sa = rings[a]?.simsByDay[0], let sb = rings[b]?.simsByDay[0], sa.count >= 2, sb.count >= 2 else { return 0 }
+        guard let sa = rings[a]?.simsByDay[0], let sb = rings[b]?.simsByDay[0], sa.count >= 2, sb.count >= 2 else {
+            return 0
+        }
         let ids = [prisons[a].id, prisons[b].id].sorted()
         truth.alliances.insert(ids[0] + "|" + ids[1])
         var n = 0
@@ -612,7 +624,8 @@ public struct SyntheticWorld {
                 for sim in picked.sorted() {
                     let t = base + EventTime(rng.int(12 * 3600...20 * 3600)) * CivilTime.second
                     let answered = rng.chance(0.3)
-                    placeCall(t, sim, victim, tower: list[0], imei: rings[p]!.handsets[0], answered: answered,
+                    placeCall(
+                        t, sim, victim, tower: list[0], imei: rings[p]!.handsets[0], answered: answered,
                         duration: answered ? rng.int(10...120) : 0)
                     n += 1
                 }
@@ -637,7 +650,9 @@ public struct SyntheticWorld {
             let rate = Double(rng.int(1...3))
             while t < end {
                 let answered = rng.chance(0.5)
-                placeCall(t, line, newNumber(), tower: tower, imei: imei, answered: answered, duration: answered ? rng.int(20...200) : 0)
+                placeCall(
+                    t, line, newNumber(), tower: tower, imei: imei, answered: answered,
+                    duration: answered ? rng.int(20...200) : 0)
                 n += 1
                 t += EventTime(rng.exponential(mean: 3600 / rate) * 1_000_000)
             }
@@ -661,7 +676,9 @@ public struct SyntheticWorld {
                 let caller = callers[rng.int(0...(callers.count - 1))]
                 let t = start + EventTime(rng.int(0...5400)) * CivilTime.second
                 let answered = rng.chance(0.1)
-                placeCall(t, caller, radio, tower: cityTowers[rng.int(0...(cityTowers.count - 1))], imei: 0, answered: answered,
+                placeCall(
+                    t, caller, radio, tower: cityTowers[rng.int(0...(cityTowers.count - 1))], imei: 0,
+                    answered: answered,
                     duration: answered ? rng.int(20...90) : 0)
                 n += 1
             }

@@ -46,7 +46,9 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("burst-window"), help: "burst: sliding window length (default 60m).")
     var burstWindow: Duration?
 
-    @Option(name: .customLong("burst-min-calls"), help: "burst: calls within the window before the rule can hold (default 20).")
+    @Option(
+        name: .customLong("burst-min-calls"),
+        help: "burst: calls within the window before the rule can hold (default 20).")
     var burstMinCalls: Int?
 
     @Option(name: .customLong("burst-min-distinct"), help: "burst: distinct callees within the window (default 15).")
@@ -70,7 +72,9 @@ struct Analyze: ParsableCommand {
         if inputs.isEmpty { throw ValidationError("no input given (a CDR dump path, or - for standard input)") }
         if let v = burstMinCalls, v < 2 { throw ValidationError("--burst-min-calls must be at least 2") }
         if let v = burstMinDistinct, v < 1 { throw ValidationError("--burst-min-distinct must be at least 1") }
-        if let v = burstWindow, v.micros < CivilTime.minute { throw ValidationError("--burst-window must be at least 1m") }
+        if let v = burstWindow, v.micros < CivilTime.minute {
+            throw ValidationError("--burst-window must be at least 1m")
+        }
         if let v = shortCall, v < 1 { throw ValidationError("--short-call must be at least 1 second") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
     }
@@ -108,7 +112,8 @@ struct Analyze: ParsableCommand {
             [
                 BurstDetector(config: st.burst), SequentialDetector(config: st.sequential),
                 VictimDetector(config: st.victim), TowerSurgeDetector(config: st.towerSurge),
-                SimChurnDetector(mode: .device, config: st.simChurn), SimChurnDetector(mode: .line, config: st.simChurn),
+                SimChurnDetector(mode: .device, config: st.simChurn),
+                SimChurnDetector(mode: .line, config: st.simChurn),
                 WatchlistDetector(config: st.watchlist),
             ],
             [VictimStage(), AllianceStage(config: st.alliance)]
@@ -159,7 +164,8 @@ struct Analyze: ParsableCommand {
         engineConfig.maxDisorder = st.maxDisorder
         let (detectors, stages) = Self.detectors(st)
         var engine = Engine(
-            detectors: detectors, sites: sites, config: engineConfig, stages: stages, allowlist: allow, watchlist: watch)
+            detectors: detectors, sites: sites, config: engineConfig, stages: stages, allowlist: allow, watchlist: watch
+        )
 
         let paths = FileSystemLite.expand(inputs)
         let readers = paths.enumerated().map { i, path in

@@ -28,7 +28,9 @@ struct Eval: ParsableCommand {
     static let severities = ["low", "medium", "high", "critical"]
 
     func validate() throws {
-        if !Self.severities.contains(minSeverity) { throw ValidationError("--min-severity must be low, medium, high or critical") }
+        if !Self.severities.contains(minSeverity) {
+            throw ValidationError("--min-severity must be low, medium, high or critical")
+        }
     }
 
     struct Score {
@@ -45,7 +47,8 @@ struct Eval: ParsableCommand {
         var lines: [String] = []
         do {
             t = try MiniJSON.parse(try FileSystemLite.read(truth))
-            lines = String(decoding: try FileSystemLite.read(alerts), as: UTF8.self).split(separator: "\n").map(String.init)
+            lines = String(decoding: try FileSystemLite.read(alerts), as: UTF8.self).split(separator: "\n").map(
+                String.init)
         } catch {
             ProcessInfoLite.stderr("celda: \(error)")
             throw CeldaExit(code: 1)
@@ -95,7 +98,8 @@ struct Eval: ParsableCommand {
         var out = "kind          truth  flagged  correct  precision  recall\n"
         func f(_ x: Double) -> String { String(Int((x * 1000).rounded())).leftPadded(4).replacingLast3() }
         for s in scores {
-            out += s.kind.padding(12) + String(s.truth).leftPadded(7) + String(s.predicted).leftPadded(9)
+            out +=
+                s.kind.padding(12) + String(s.truth).leftPadded(7) + String(s.predicted).leftPadded(9)
                 + String(s.hits).leftPadded(9) + "     " + f(s.precision) + "   " + f(s.recall) + "\n"
         }
         out += "low-and-slow lines found: \(slowFound) of \(slowLines.count)\n"
@@ -147,7 +151,9 @@ struct Eval: ParsableCommand {
 }
 
 extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
     /// "1000" → "1.000", " 950" → "0.950".
     func replacingLast3() -> String {
         let digits = trimmingCharacters(in: " ")

@@ -28,7 +28,8 @@ enum Fixture {
     ) -> [CallRecord] {
         (0..<n).map { i in
             call(
-                i, caller: caller, callee: 525_511_000_000 + UInt64(i), at: i * gap, duration: i % 4 == 0 ? 20 : 0,
+                i, caller: caller, callee: 525_511_000_000 + (caller % 1000) * 1000 + UInt64(i), at: i * gap,
+                duration: i % 4 == 0 ? 20 : 0,
                 cell: cell)
         }
     }
@@ -120,8 +121,16 @@ enum Fixture {
         #expect(Fixture.run(calls).isEmpty)
     }
 
-    @Test func slowLineBelowThresholdIsNotFlagged() {
-        #expect(Fixture.run(Fixture.ringCalls(n: 40, gap: 400)).isEmpty)
+    @Test func slowLineIsCaughtByTheLongWindowOnly() throws {
+        // 9 calls an hour: under the hourly rule, caught by the 8-hour low-and-slow rule.
+        let alerts = Fixture.run(Fixture.ringCalls(n: 40, gap: 400))
+        let a = try #require(alerts.first)
+        #expect(alerts.count == 1)
+        #expect(a.windowEnd - a.windowStart == 8 * CivilTime.hour)
+        #expect(a.severity >= .high)
+        #expect(a.reasons[0].contains("steady low rate"))
+        // Away from a prison the long rule does not apply.
+        #expect(Fixture.run(Fixture.ringCalls(n: 40, gap: 400, cell: Fixture.cityCell)).isEmpty)
     }
 
     @Test func cooldownSuppressesRepeatsAndExpires() {
@@ -135,6 +144,7 @@ enum Fixture {
         var c = BurstConfig()
         c.minCalls = 50
         c.minDistinctCallees = 45
+        c.slowMinCalls = 100
         #expect(Fixture.run(Fixture.ringCalls(n: 30), config: c).isEmpty)
     }
 
@@ -152,7 +162,8 @@ enum Fixture {
                     Fixture.call(
                         i, caller: 525_500_000_001, callee: 525_540_000_000 + callee, at: t, duration: duration))
             }
-            let c = BurstConfig()
+            var c = BurstConfig()
+            c.slowMinCalls = .max
             var expected: EventTime?
             for (k, r) in calls.enumerated() {
                 let window = calls[0...k].filter { $0.start > r.start - c.window }
@@ -168,7 +179,7 @@ enum Fixture {
                     break
                 }
             }
-            let alerts = Fixture.run(calls)
+            let alerts = Fixture.run(calls, config: c)
             #expect(alerts.first?.detectedAt == expected)
         }
     }

@@ -311,3 +311,30 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
         }
     }
 }
+
+@Suite struct SettingsFileTests {
+    @Test func configFileOverridesDefaultsAndNamesBadLines() throws {
+        let s = try SettingsFile.parse(
+            "[burst]\nwindow = \"90m\"\nmin_calls = 25\n[victim]\nwindow = 86400\n", path: "c.toml")
+        #expect(s.burst.window == 90 * CivilTime.minute)
+        #expect(s.burst.minCalls == 25)
+        #expect(s.victim.window == 24 * CivilTime.hour)
+        do {
+            _ = try SettingsFile.parse("[burst]\nwindow = \"90m\"\nmin_cals = 25\n", path: "c.toml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message.contains("line 3"))
+            #expect(error.message.contains("burst.min_cals"))
+        }
+        // The printed defaults read back to the defaults.
+        #expect(try SettingsFile.parse(DetectorSettings().rendered(), path: "d.toml") == DetectorSettings())
+    }
+
+    @Test func numberListsTakeNumbersAndPrefixes() throws {
+        let list = try SettingsFile.numberList("# known\n55 1234 5678\n+52333*\n\n", path: "w.txt", plan: .mexico)
+        #expect(list.contains(.e164(525_512_345_678)))
+        #expect(list.contains(.e164(523_331_234_567)))
+        #expect(!list.contains(.e164(523_341_234_567)))
+        #expect(throws: InputError.self) { try SettingsFile.numberList("55ABC\n", path: "w.txt", plan: .mexico) }
+    }
+}

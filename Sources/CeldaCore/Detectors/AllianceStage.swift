@@ -51,7 +51,8 @@ public struct AllianceStage: SecondStage {
             let detectedAt = victims[config.minSharedVictims - 1].both
             let links = victims.flatMap(\.links).sorted { ($0.time, $0.ref) < ($1.time, $1.ref) }
             let lines = Array(Set(links.map(\.caller))).sorted()
-            let strength = min(1, Double(victims.count) / Double(2 * config.minSharedVictims)) * 0.7
+            let strength =
+                min(1, Double(victims.count) / Double(2 * config.minSharedVictims)) * 0.7
                 + min(1, Double(lines.count) / 8) * 0.3
             let (score, severity) = Scoring.linked(strength: strength, confidence: 1, critical: config.criticalScore)
             let pa = prisons[pair.a]
@@ -61,7 +62,10 @@ public struct AllianceStage: SecondStage {
                     detector: "alliance", severity: severity, score: score, entity: .prisonPair(pa.id + "|" + pb.id),
                     windowStart: links.first!.time, windowEnd: links.last!.time, detectedAt: detectedAt,
                     prison: AlertPrison(index: pair.a, distanceM: 0), towers: [],
-                    metrics: [("shared_victims", .int(victims.count)), ("lines", .int(lines.count)), ("calls", .int(links.count))],
+                    metrics: [
+                        ("shared_victims", .int(victims.count)), ("lines", .int(lines.count)),
+                        ("calls", .int(links.count)),
+                    ],
                     reasons: [
                         "\(victims.count) numbers were called both by lines tied to \(pa.name) and by lines tied to \(pb.name)",
                         "\(lines.count) lines from the two prisons worked the same victims: rings cooperating",
@@ -89,7 +93,8 @@ public struct VictimStage: SecondStage {
             let ring = lines.filter { flagged.contains($0) }
             guard !ring.isEmpty else { continue }
             c.reasons.append(
-                "\(ring.count) of the \(lines.count) calling lines were themselves flagged as extortion lines (burst, sequential or SIM churn)")
+                "\(ring.count) of the \(lines.count) calling lines were themselves flagged as extortion lines (burst, sequential or SIM churn)"
+            )
             c.metrics.append(("flagged_lines", .int(ring.count)))
             out.append(c)
         }

@@ -108,17 +108,23 @@ public struct BurstDetector: Detector {
         // Expire, moving callees into the history.
         let from = now - config.window
         while state.window.head < state.window.entries.count, state.window.entries[state.window.head].start <= from {
-            if state.history.count < Self.historyCap { state.history.insert(state.window.entries[state.window.head].other) }
+            if state.history.count < Self.historyCap {
+                state.history.insert(state.window.entries[state.window.head].other)
+            }
             state.window.head += 1
         }
         state.window.expire(before: from)
         state.slow.expire(before: now - config.slowWindow)
         if !r.flags.contains(.late) {
             if state.window.count >= config.minCalls {
-                evaluate(key: key, window: state.window.live, minutes: config.window, state: &state, now: now, context: context, emit: &output.alerts, slow: false)
+                evaluate(
+                    key: key, window: state.window.live, minutes: config.window, state: &state, now: now,
+                    context: context, emit: &output.alerts, slow: false)
             }
             if linked, state.slow.count >= config.slowMinCalls {
-                evaluate(key: key, window: state.slow.live, minutes: config.slowWindow, state: &state, now: now, context: context, emit: &output.alerts, slow: true)
+                evaluate(
+                    key: key, window: state.slow.live, minutes: config.slowWindow, state: &state, now: now,
+                    context: context, emit: &output.alerts, slow: true)
             }
         }
         lines[key] = state

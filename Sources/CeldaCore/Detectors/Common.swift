@@ -78,3 +78,39 @@ struct EntryWindow: Sendable {
         }
     }
 }
+
+/// A count-min sketch of calls per number with exponential forgetting: the cheap first filter
+/// that tells a popular number (a radio call-in line, a business) from a victim without keeping
+/// state for every number. Four hashed counters per update.
+struct CallSketch: Sendable {
+    static let width = 4096
+    var counts = [UInt32](repeating: 0, count: 4 * CallSketch.width)
+    var lastDecay: EventTime = .min
+    let halfLife: EventTime
+
+    init(halfLife: EventTime) { self.halfLife = halfLife }
+
+    @inline(__always) func slot(_ key: UInt64, _ row: Int) -> Int {
+        let h = StableHash.mix(key &+ UInt64(row) &* 0x9E37_79B9_7F4A_7C15)
+        return row * CallSketch.width + Int(h % UInt64(CallSketch.width))
+    }
+
+    mutating func add(_ key: UInt64, at t: EventTime) {
+        if lastDecay == .min { lastDecay = t }
+        while t - lastDecay >= halfLife {
+            for i in counts.indices { counts[i] >>= 1 }
+            lastDecay += halfLife
+        }
+        for row in 0..<4 {
+            let i = slot(key, row)
+            counts[i] &+= 1
+        }
+    }
+
+    /// An upper estimate of recent calls to `key`.
+    func estimate(_ key: UInt64) -> Int {
+        var m = UInt32.max
+        for row in 0..<4 { m = min(m, counts[slot(key, row)]) }
+        return Int(m)
+    }
+}

@@ -42,7 +42,8 @@ public struct SequentialDetector: Detector {
         var state = lines.removeValue(forKey: r.caller) ?? LineState()
         state.window.insert(
             WindowEntry(
-                start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site, cell: r.cell,
+                start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
+                cell: r.cell,
                 ref: r.source))
         state.lastSeen = max(state.lastSeen, r.start)
         let now = state.lastSeen
@@ -54,7 +55,9 @@ public struct SequentialDetector: Detector {
     }
 
     /// The longest run of distinct sorted numbers whose steps are at most `maxGap`.
-    static func longestRun(_ values: inout [UInt64], maxGap: UInt64) -> (length: Int, first: UInt64, last: UInt64) {
+    package static func longestRun(
+        _ values: inout [UInt64], maxGap: UInt64
+    ) -> (length: Int, first: UInt64, last: UInt64) {
         values.sort()
         var best = (0, UInt64(0), UInt64(0))
         var runStart = 0
@@ -85,7 +88,8 @@ public struct SequentialDetector: Detector {
         let n = window.count
         let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
-        let strength = 0.6 * min(1, Double(run.length) / Double(2 * config.minRun)) + 0.4 * Double(run.length) / Double(n)
+        let strength =
+            0.6 * min(1, Double(run.length) / Double(2 * config.minRun)) + 0.4 * Double(run.length) / Double(n)
         let (score, severity) =
             linked
             ? Scoring.linked(strength: strength, confidence: place.confidence, critical: config.criticalScore)
@@ -120,6 +124,8 @@ public struct SequentialDetector: Detector {
         guard watermark == .max || watermark - lastSweep >= config.window else { return }
         lastSweep = watermark
         let idle = watermark == .max ? EventTime.max : watermark - config.window
-        lines = lines.filter { _, s in s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown) }
+        lines = lines.filter { _, s in
+            s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown)
+        }
     }
 }

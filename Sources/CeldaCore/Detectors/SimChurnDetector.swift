@@ -71,7 +71,8 @@ public struct SimChurnDetector: Detector {
     }
 
     private func emit(
-        _ key: UInt64, _ active: [UInt64: (first: EventTime, last: EventTime, ref: SourceRef, cell: CellID, site: UInt32)],
+        _ key: UInt64,
+        _ active: [UInt64: (first: EventTime, last: EventTime, ref: SourceRef, cell: CellID, site: UInt32)],
         now: EventTime, state s: inout State, context: DetectorContext, output: inout DetectorOutput
     ) {
         let threshold = mode == .device ? config.minLinesPerDevice : config.minDevicesPerLine
@@ -79,7 +80,8 @@ public struct SimChurnDetector: Detector {
         let ordered = active.sorted { ($0.value.first, $0.key) < ($1.value.first, $1.key) }
         let place = PlaceSummary(ordered.lazy.map { ($0.value.site, $0.value.cell) }, sites: context.sites)
         let strength = min(1, Double(n) / Double(2 * threshold))
-        let (score, severity) = Scoring.linked(strength: strength, confidence: place.confidence, critical: config.criticalScore)
+        let (score, severity) = Scoring.linked(
+            strength: strength, confidence: place.confidence, critical: config.criticalScore)
         guard s.suppression.allow(severity, at: now, cooldown: config.cooldown) else { return }
         let hours = config.window / CivilTime.hour
         let prisonName = place.prison.map { context.sites.prisons[$0].name } ?? "a prison"
@@ -116,7 +118,9 @@ public struct SimChurnDetector: Detector {
         guard watermark == .max || watermark - lastSweep >= CivilTime.hour else { return }
         lastSweep = watermark
         let idle = watermark == .max ? EventTime.max : watermark - config.window
-        states = states.filter { _, s in s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown) }
+        states = states.filter { _, s in
+            s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown)
+        }
     }
 }
 
@@ -153,12 +157,14 @@ public struct WatchlistDetector: Detector {
         let other = role == .primary ? r.callee : r.caller
         let link = context.prisonLink(r)
         let severity: Severity = link != nil ? .critical : .high
-        guard suppression[watched, default: Suppression()].allow(severity, at: r.start, cooldown: config.cooldown) else {
+        guard suppression[watched, default: Suppression()].allow(severity, at: r.start, cooldown: config.cooldown)
+        else {
             return
         }
         var reasons = [
             role == .primary
-                ? "a number on the watchlist of known extortion numbers placed a call" : "a call was placed to a number on the watchlist of known extortion numbers"
+                ? "a number on the watchlist of known extortion numbers placed a call"
+                : "a call was placed to a number on the watchlist of known extortion numbers"
         ]
         if let link { reasons.append("the call used a tower reaching \(context.sites.prisons[link.prison].name)") }
         output.alerts.append(

@@ -73,7 +73,9 @@ public struct TowerSurgeDetector: Detector {
     static func robust(_ xs: [Double]) -> (median: Double, mad: Double) {
         guard !xs.isEmpty else { return (0, 0) }
         let sorted = xs.sorted()
-        let m = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let m =
+            sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         let dev = sorted.map { abs($0 - m) }.sorted()
         let mad = dev.count % 2 == 1 ? dev[dev.count / 2] : (dev[dev.count / 2 - 1] + dev[dev.count / 2]) / 2
         return (m, mad)
@@ -136,14 +138,16 @@ public struct TowerSurgeDetector: Detector {
     }
 
     private func emit(
-        _ s: inout State, _ surge: (first: Int64, last: Int64, peak: Int, baseline: Double, z: Double, detected: EventTime),
+        _ s: inout State,
+        _ surge: (first: Int64, last: Int64, peak: Int, baseline: Double, z: Double, detected: EventTime),
         context: DetectorContext, output: inout DetectorOutput
     ) {
         s.surge = nil
         let link = context.sites.links(ofSite: s.site).first
         let hours = Int(surge.last - surge.first + 1)
         let ratio = Double(surge.peak) / max(surge.baseline, 1)
-        let strength = 0.5 * min(1, surge.z / (2 * config.minZ)) + 0.3 * min(1, ratio / (3 * config.minRatio))
+        let strength =
+            0.5 * min(1, surge.z / (2 * config.minZ)) + 0.3 * min(1, ratio / (3 * config.minRatio))
             + 0.2 * min(1, Double(hours) / 4)
         let (score, severity) = Scoring.linked(
             strength: strength, confidence: link?.confidence ?? 0, critical: config.criticalScore)
@@ -163,7 +167,8 @@ public struct TowerSurgeDetector: Detector {
             Alert(
                 detector: name, severity: severity, score: score, entity: .tower(s.cell),
                 windowStart: surge.first * CivilTime.hour, windowEnd: (surge.last + 1) * CivilTime.hour,
-                detectedAt: surge.detected, prison: link.map { AlertPrison(index: $0.prison, distanceM: $0.edgeDistanceM) },
+                detectedAt: surge.detected,
+                prison: link.map { AlertPrison(index: $0.prison, distanceM: $0.edgeDistanceM) },
                 towers: [s.cell],
                 metrics: [
                     ("peak_calls_per_hour", .int(surge.peak)), ("baseline", .number(surge.baseline)),

@@ -45,8 +45,13 @@ public struct VictimDetector: Detector {
 
     private var states: [Party: State] = [:]
     private var lastSweep: EventTime = .min
+    /// Calls per number, for every number (popularity without per-number state).
+    private var sketch: CallSketch
 
-    public init(config: VictimConfig = .init()) { self.config = config }
+    public init(config: VictimConfig = .init()) {
+        self.config = config
+        self.sketch = CallSketch(halfLife: config.window / 2)
+    }
     public func makeShard() -> VictimDetector { VictimDetector(config: config) }
     public var keyCount: Int { states.count }
 
@@ -68,6 +73,7 @@ public struct VictimDetector: Detector {
             return
         }
         let key = r.callee
+        sketch.add(key.raw, at: r.start)
         let link = context.prisonLink(r)
         if link == nil && states[key] == nil { return }  // cheap filter: only numbers prison lines call
         var s = states.removeValue(forKey: key) ?? State()
@@ -121,6 +127,12 @@ public struct VictimDetector: Detector {
         let totalCallers = s.callers.count
         let prisonShare = Double(lines) / Double(max(totalCallers, lines))
         guard totalCallers <= config.maxCallers, prisonShare >= config.minPrisonCallerShare else { return }
+        // Calls the number received before it was watched, from the sketch.
+        let recentCalls = sketch.estimate(key.raw)
+        guard
+            recentCalls <= 4 * config.maxCallers
+                || Double(window.count) / Double(recentCalls) >= config.minPrisonCallerShare
+        else { return }
 
         let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
         let strength =
@@ -133,7 +145,8 @@ public struct VictimDetector: Detector {
         let prisonNames = prisons.filter { $0 >= 0 }.sorted().map { context.sites.prisons[$0].name }
         var reasons: [String] = []
         if lines >= config.minLines {
-            reasons.append("\(lines) different lines on towers reaching a prison called this number within \(hours) hours")
+            reasons.append(
+                "\(lines) different lines on towers reaching a prison called this number within \(hours) hours")
         }
         if repeatHolds {
             reasons.append(
@@ -141,9 +154,11 @@ public struct VictimDetector: Detector {
             )
         }
         reasons.append(
-            "prison-linked lines are \(lines) of the \(totalCallers) lines that called it (\(Scoring.percent(prisonShare))%)")
+            "prison-linked lines are \(lines) of the \(totalCallers) lines that called it (\(Scoring.percent(prisonShare))%)"
+        )
         if prisonNames.count > 1 {
-            reasons.append("the calls come from towers of \(prisonNames.count) prisons: \(prisonNames.joined(separator: "; "))")
+            reasons.append(
+                "the calls come from towers of \(prisonNames.count) prisons: \(prisonNames.joined(separator: "; "))")
         } else if let p = place.prison {
             reasons.append(
                 place.distanceM <= 0
@@ -153,7 +168,8 @@ public struct VictimDetector: Detector {
         let related = perLine.sorted { ($0.value.first, $0.key) < ($1.value.first, $1.key) }.map { Entity.line($0.key) }
         output.victimCandidates.append(
             Alert(
-                detector: name, severity: severity, score: score, entity: .victim(key), windowStart: from, windowEnd: now,
+                detector: name, severity: severity, score: score, entity: .victim(key), windowStart: from,
+                windowEnd: now,
                 detectedAt: now, prison: place.prison.map { AlertPrison(index: $0, distanceM: place.distanceM) },
                 towers: place.towers,
                 metrics: [
@@ -174,6 +190,8 @@ public struct VictimDetector: Detector {
         guard watermark == .max || watermark - lastSweep >= CivilTime.hour else { return }
         lastSweep = watermark
         let idle = watermark == .max ? EventTime.max : watermark - config.window
-        states = states.filter { _, s in s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown) }
+        states = states.filter { _, s in
+            s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown)
+        }
     }
 }

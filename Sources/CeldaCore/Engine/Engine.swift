@@ -82,7 +82,8 @@ public struct Engine {
                 families[f][Int(StableHash.mix(key) % n)].observe(r, role: .primary, context: context, output: &output)
             }
             if let key = families[f][0].secondaryKey(of: r, context: context) {
-                families[f][Int(StableHash.mix(key) % n)].observe(r, role: .secondary, context: context, output: &output)
+                families[f][Int(StableHash.mix(key) % n)].observe(
+                    r, role: .secondary, context: context, output: &output)
             }
         }
     }

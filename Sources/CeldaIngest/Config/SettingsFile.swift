@@ -4,7 +4,9 @@ public import CeldaCore
 public enum SettingsFile {
     /// Applies a configuration file over the defaults; an unknown key or a bad value is an
     /// error naming the line.
-    public static func parse(_ text: String, path: String, base: DetectorSettings = DetectorSettings()) throws(InputError)
+    public static func parse(
+        _ text: String, path: String, base: DetectorSettings = DetectorSettings()
+    ) throws(InputError)
         -> DetectorSettings
     {
         let entries: [(key: String, value: TOMLValue, line: Int)]
@@ -13,9 +15,12 @@ public enum SettingsFile {
         let byKey = Dictionary(uniqueKeysWithValues: DetectorSettings.catalogue.map { ($0.key, $0) })
         for (key, value, line) in entries {
             guard let setting = byKey[key] else {
-                throw InputError(.badHeader, path: path, "line \(line): unknown setting '\(key)' (see `celda config --defaults`)")
+                throw InputError(
+                    .badHeader, path: path, "line \(line): unknown setting '\(key)' (see `celda config --defaults`)")
             }
-            func bad(_ what: String) -> InputError { InputError(.badHeader, path: path, "line \(line): \(key): expected \(what)") }
+            func bad(_ what: String) -> InputError {
+                InputError(.badHeader, path: path, "line \(line): \(key): expected \(what)")
+            }
             switch setting.slot {
             case .duration(let k):
                 if let t = value.string, let d = DetectorSettings.parseDuration(t) {
@@ -53,7 +58,8 @@ public enum SettingsFile {
                 t.removeLast()
                 let digits = t.filter(\.isNumber)
                 guard !digits.isEmpty, digits.count <= 15, let v = UInt64(digits), t.hasPrefix("+") else {
-                    throw InputError(.badHeader, path: path, "line \(n + 1): a prefix is written +DIGITS* (e.g. +52551*)")
+                    throw InputError(
+                        .badHeader, path: path, "line \(n + 1): a prefix is written +DIGITS* (e.g. +52551*)")
                 }
                 list.addPrefix(digits: v, count: digits.count)
                 continue

@@ -1,0 +1,234 @@
+import CeldaCore
+import Testing
+
+/// Runs every detector over records (sorted), with the second stages.
+func runAll(
+    _ records: [CallRecord], settings: DetectorSettings = DetectorSettings(), allow: NumberList = NumberList(),
+    watch: NumberList = NumberList()
+) -> [Alert] {
+    let st = settings
+    let detectors: [any Detector] = [
+        BurstDetector(config: st.burst), SequentialDetector(config: st.sequential), VictimDetector(config: st.victim),
+        TowerSurgeDetector(config: st.towerSurge), SimChurnDetector(mode: .device, config: st.simChurn),
+        SimChurnDetector(mode: .line, config: st.simChurn), WatchlistDetector(config: st.watchlist),
+    ]
+    var engine = Engine(
+        detectors: detectors, sites: Fixture.sites, config: EngineConfig(),
+        stages: [VictimStage(), AllianceStage(config: st.alliance)], allowlist: allow, watchlist: watch)
+    for r in records.sorted(by: { CallRecord.precedes($0, $1) }) { engine.ingest(r) }
+    return engine.finish()
+}
+
+@Suite struct SequentialTests {
+    @Test func longestRunAllowsSmallGapsAndDuplicates() {
+        var xs: [UInt64] = [100, 101, 101, 103, 110, 200, 201, 202, 203, 204]
+        let r = SequentialDetector.longestRun(&xs, maxGap: 3)
+        #expect(r.length == 5)
+        #expect(r.first == 200 && r.last == 204)
+    }
+
+    @Test func dialingDownAListIsFlagged() throws {
+        let calls = (0..<12).map { i in
+            Fixture.call(i, caller: 525_500_000_077, callee: 525_512_340_000 + UInt64(i * 2), at: i * 200, duration: 30)
+        }
+        let alerts = runAll(calls).filter { $0.detector == "sequential" }
+        let a = try #require(alerts.first)
+        #expect(a.entity == .line(.e164(525_500_000_077)))
+        #expect(a.severity >= .high)
+        #expect(a.reasons[0].contains("consecutive"))
+    }
+
+    @Test func randomCalleesAreNot() {
+        let calls = (0..<30).map { i in
+            Fixture.call(
+                i, caller: 525_500_000_078, callee: 525_512_340_000 + UInt64(i * 7919), at: i * 100, duration: 30)
+        }
+        #expect(runAll(calls).filter { $0.detector == "sequential" }.isEmpty)
+    }
+}
+
+@Suite struct VictimTests {
+    /// Three ring lines (each a burst) of which two then chase one number.
+    static func chase(extraCallers: Int = 0) -> [CallRecord] {
+        var out: [CallRecord] = []
+        for k in 0..<3 { out += Fixture.ringCalls(caller: 525_500_001_000 + UInt64(k), n: 30, gap: 100) }
+        let victim: UInt64 = 525_599_000_001
+        for k in 0..<3 {
+            out.append(Fixture.call(900 + k, caller: 525_500_001_000 + UInt64(k), callee: victim, at: 4000 + k * 600))
+        }
+        for k in 0..<extraCallers {
+            out.append(
+                Fixture.call(
+                    2000 + k, caller: 525_533_000_000 + UInt64(k), callee: victim, at: 3000 + k, cell: Fixture.cityCell)
+            )
+        }
+        return out
+    }
+
+    @Test func chasedNumberIsAVictimWithItsCallers() throws {
+        let alerts = runAll(Self.chase()).filter { $0.detector == "victim" }
+        let a = try #require(alerts.first)
+        #expect(a.entity == .victim(.e164(525_599_000_001)))
+        #expect(a.related.count == 3)
+        #expect(a.severity >= .high)
+        #expect(a.reasons.last!.contains("flagged as extortion lines"))
+    }
+
+    @Test func aPopularNumberIsNotAVictim() {
+        // A radio call-in number: the same three prison lines, but hundreds of others too.
+        #expect(runAll(Self.chase(extraCallers: 200)).filter { $0.detector == "victim" }.isEmpty)
+    }
+
+    @Test func neighboursCallingFamilyAreNotVictimAlerts() {
+        // Three ordinary lines on the prison tower calling the same relative, a few calls each.
+        var calls: [CallRecord] = []
+        for k in 0..<3 {
+            for j in 0..<3 {
+                calls.append(
+                    Fixture.call(
+                        k * 10 + j, caller: 525_544_000_000 + UInt64(k), callee: 525_566_000_000,
+                        at: k * 900 + j * 3000, duration: 120))
+            }
+        }
+        #expect(runAll(calls).isEmpty)
+    }
+}
+
+@Suite struct SimChurnTests {
+    @Test func oneHandsetManyLinesAndOneLineManyHandsets() throws {
+        var calls: [CallRecord] = []
+        for k in 0..<4 {
+            var r = Fixture.call(
+                k, caller: 525_500_002_000 + UInt64(k), callee: 525_511_000_000 + UInt64(k), at: k * 3600)
+            r.imei = 356_000_000_000_001
+            calls.append(r)
+        }
+        for k in 0..<3 {
+            var r = Fixture.call(
+                10 + k, caller: 525_500_003_000, callee: 525_512_000_000 + UInt64(k), at: 20_000 + k * 3600)
+            r.imei = 357_000_000_000_001 + UInt64(k)
+            calls.append(r)
+        }
+        let alerts = runAll(calls).filter { $0.detector == "sim-churn" }
+        #expect(alerts.contains { $0.entity == .device(356_000_000_000_001) && $0.related.count == 3 })
+        #expect(alerts.contains { $0.entity == .line(.e164(525_500_003_000)) })
+    }
+
+    @Test func dualSimPhoneIsNot() {
+        var calls: [CallRecord] = []
+        for k in 0..<10 {
+            var r = Fixture.call(k, caller: 525_500_004_000 + UInt64(k % 2), callee: 525_511_000_000, at: k * 3600)
+            r.imei = 358_000_000_000_001
+            calls.append(r)
+        }
+        #expect(runAll(calls).filter { $0.detector == "sim-churn" }.isEmpty)
+    }
+}
+
+@Suite struct TowerSurgeTests {
+    @Test func jammerOffSurgeAgainstTheSameHourOfEarlierDays() throws {
+        var calls: [CallRecord] = []
+        var i = 0
+        // Four days of 6 calls an hour from a handful of lines, then 80 calls in one hour from many.
+        for hour in 0..<(4 * 24) {
+            for k in 0..<6 {
+                calls.append(
+                    Fixture.call(
+                        i, caller: 525_540_000_000 + UInt64(k), callee: 525_512_000_000 + UInt64(i % 50),
+                        at: hour * 3600 + k * 500, duration: 60))
+                i += 1
+            }
+        }
+        let surgeHour = 3 * 24 + 11
+        for k in 0..<80 {
+            calls.append(
+                Fixture.call(
+                    i, caller: 525_560_000_000 + UInt64(k), callee: 525_513_000_000 + UInt64(k),
+                    at: surgeHour * 3600 + k * 40, duration: 20))
+            i += 1
+        }
+        let alerts = runAll(calls).filter { $0.detector == "tower-surge" }
+        #expect(alerts.count == 1)
+        let a = try #require(alerts.first)
+        #expect(a.entity == .tower(Fixture.prisonCell))
+        #expect(a.windowStart == Fixture.t0 / CivilTime.hour * CivilTime.hour + EventTime(surgeHour) * CivilTime.hour)
+        #expect(a.windowEnd - a.windowStart == CivilTime.hour)
+        #expect(a.severity >= .high)
+    }
+
+    @Test func aBusinessOpeningOnTheFirstDayIsNotASurge() {
+        // One day only: no baseline of the same hour, so nothing is judged.
+        let calls = (0..<200).map {
+            Fixture.call($0, caller: 525_570_000_000 + UInt64($0 % 30), callee: 1, at: 9 * 3600 + $0 * 15)
+        }
+        #expect(runAll(calls).filter { $0.detector == "tower-surge" }.isEmpty)
+    }
+}
+
+@Suite struct ListsTests {
+    @Test func watchlistFlagsCallsFromAndToAKnownNumber() throws {
+        var watch = NumberList()
+        watch.add(.e164(525_588_888_888))
+        let calls = [
+            Fixture.call(0, caller: 525_588_888_888, callee: 525_511_111_111, at: 0, cell: Fixture.cityCell),
+            Fixture.call(1, caller: 525_522_222_222, callee: 525_588_888_888, at: 60, cell: Fixture.cityCell),
+        ]
+        let alerts = runAll(calls, watch: watch).filter { $0.detector == "watchlist" }
+        #expect(alerts.count == 1)  // one alert per number within the cooldown
+        #expect(alerts.first?.entity == .line(.e164(525_588_888_888)))
+    }
+
+    @Test func allowlistedLinesAreNeverAlerted() {
+        var allow = NumberList()
+        allow.addPrefix(digits: 5255000, count: 7)
+        #expect(allow.contains(.e164(525_500_000_001)))
+        #expect(!allow.contains(.e164(525_510_000_001)))
+        #expect(runAll(Fixture.ringCalls(n: 40), allow: allow).isEmpty)
+        #expect(!runAll(Fixture.ringCalls(n: 40)).isEmpty)
+    }
+}
+
+@Suite struct AllianceTests {
+    @Test func ringsOfTwoPrisonsSharingVictims() throws {
+        let second = Prison(id: "p2", name: "Penal Dos", location: GeoPoint(lat: 20.0, lon: -100.0), radiusM: 600)
+        let cell2 = CellID(mcc: 334, mnc: 20, lac: 300, ci: 3)
+        let sites = SiteTable(
+            towers: [
+                Tower(cell: Fixture.prisonCell, location: GeoPoint(lat: 19.421, lon: -99.75), rangeM: 1000),
+                Tower(cell: cell2, location: GeoPoint(lat: 20.001, lon: -100.0), rangeM: 1000),
+            ], prisons: [Fixture.prison, second])
+        var calls: [CallRecord] = []
+        calls += Fixture.ringCalls(caller: 525_500_005_001, n: 30, gap: 100)
+        calls += Fixture.ringCalls(caller: 525_500_005_002, n: 30, gap: 100, cell: cell2)
+        for (k, v) in [525_597_000_001, 525_597_000_002, 525_597_000_003].enumerated() {
+            calls.append(Fixture.call(500 + k, caller: 525_500_005_001, callee: UInt64(v), at: 3500 + k * 60))
+            calls.append(
+                Fixture.call(600 + k, caller: 525_500_005_002, callee: UInt64(v), at: 3600 + k * 60, cell: cell2))
+        }
+        let st = DetectorSettings()
+        var engine = Engine(
+            detectors: [BurstDetector(config: st.burst), VictimDetector(config: st.victim)], sites: sites,
+            config: EngineConfig(), stages: [VictimStage(), AllianceStage()])
+        for r in calls.sorted(by: { CallRecord.precedes($0, $1) }) { engine.ingest(r) }
+        let alliance = try #require(engine.finish().first { $0.detector == "alliance" })
+        #expect(alliance.entity == .prisonPair("p1|p2"))
+        #expect(alliance.metrics.first { $0.0 == "shared_victims" }?.1 == .int(3))
+        #expect(alliance.related.filter { if case .victim = $0 { true } else { false } }.count == 3)
+    }
+}
+
+@Suite struct SettingsTests {
+    @Test func catalogueCoversEveryKeyOnce() {
+        let keys = DetectorSettings.catalogue.map(\.key)
+        #expect(Set(keys).count == keys.count)
+        #expect(keys.contains("burst.window"))
+        #expect(DetectorSettings().rendered().contains("min_calls = 20  # calls in the window"))
+    }
+
+    @Test func durationsParse() {
+        #expect(DetectorSettings.parseDuration("90m") == 90 * CivilTime.minute)
+        #expect(DetectorSettings.parseDuration("2h") == 2 * CivilTime.hour)
+        #expect(DetectorSettings.parseDuration("45") == 45 * CivilTime.second)
+        #expect(DetectorSettings.parseDuration("soon") == nil)
+    }
+}
