@@ -317,6 +317,7 @@ public struct SyntheticWorld {
             }
         }
         special += sharedVictims(base: day0)
+        special += virtualKidnapping(base: day0, subs: subs.map { ($0.number, $0.contacts, $0.home) })
         special += jammerSurge(day0: day0, daySpan: daySpan)
         special += radioCallIn(day0: day0, daySpan: daySpan, callers: subs.map(\.number))
         // A call centre in a city, far from any prison.
@@ -629,6 +630,44 @@ public struct SyntheticWorld {
                         duration: answered ? rng.int(10...120) : 0)
                     n += 1
                 }
+            }
+        }
+        return n
+    }
+
+    /// A virtual kidnapping: a ring line keeps a person on the line for most of an hour while two
+    /// other lines of the ring call the people that person usually calls.
+    mutating func virtualKidnapping(base: EventTime, subs: [(UInt64, [UInt64], Int)]) -> Int {
+        guard let p = rings.keys.sorted().last, let sims = rings[p]?.simsByDay[0], sims.count >= 3,
+            let list = prisonTowers[p]
+        else { return 0 }
+        var n = 0
+        var candidates = subs.filter { Set($0.1).count >= 3 }
+        guard !candidates.isEmpty else { return 0 }
+        let (victim, contacts, home) = candidates.remove(at: rng.int(0...(candidates.count - 1)))
+        let family = Array(Set(contacts)).sorted().prefix(2)
+        // The victim's usual calls to the family, earlier that day.
+        for f in family {
+            for _ in 0..<3 {
+                placeCall(
+                    base + EventTime(rng.int(7 * 3600...10 * 3600)) * CivilTime.second, victim, f, tower: home, imei: 0,
+                    answered: true, duration: rng.int(30...300))
+                n += 1
+            }
+        }
+        let start = base + EventTime(rng.int(12 * 3600...15 * 3600)) * CivilTime.second
+        let length = rng.int(40 * 60...90 * 60)
+        placeCall(start, sims[0], victim, tower: list[0], imei: rings[p]!.handsets[0], answered: true, duration: length)
+        n += 1
+        truth.victims.insert(victim)
+        for (k, f) in family.enumerated() {
+            let caller = sims[1 + k % (sims.count - 1)]
+            for j in 0..<rng.int(1...2) {
+                let t = start + EventTime(300 + j * 600 + rng.int(0...600)) * CivilTime.second
+                placeCall(
+                    t, caller, f, tower: list[1], imei: rings[p]!.handsets[1], answered: true,
+                    duration: rng.int(60...300))
+                n += 1
             }
         }
         return n

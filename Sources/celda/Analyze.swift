@@ -116,7 +116,7 @@ struct Analyze: ParsableCommand {
                 SimChurnDetector(mode: .line, config: st.simChurn),
                 WatchlistDetector(config: st.watchlist),
             ],
-            [VictimStage(), AllianceStage(config: st.alliance)]
+            [VictimStage(), AllianceStage(config: st.alliance), KidnapStage(config: st.victim)]
         )
     }
 

@@ -232,3 +232,44 @@ func runAll(
         #expect(DetectorSettings.parseDuration("soon") == nil)
     }
 }
+
+@Suite struct VirtualKidnappingTests {
+    @Test func familyCalledWhileTheVictimIsHeldOnTheLine() throws {
+        let victim: UInt64 = 525_591_000_001
+        let family: [UInt64] = [525_591_000_002, 525_591_000_003]
+        var calls: [CallRecord] = []
+        // The victim usually calls the family (from the city).
+        for (k, f) in family.enumerated() {
+            for j in 0..<3 {
+                calls.append(
+                    Fixture.call(
+                        700 + k * 3 + j, caller: victim, callee: f, at: j * 600, duration: 90, cell: Fixture.cityCell))
+            }
+        }
+        // Two ring lines (bursts), one of which holds the victim 50 minutes; the other calls the family.
+        calls += Fixture.ringCalls(caller: 525_500_006_001, n: 30, gap: 100)
+        calls += Fixture.ringCalls(caller: 525_500_006_002, n: 30, gap: 100)
+        calls.append(Fixture.call(800, caller: 525_500_006_001, callee: victim, at: 4000, duration: 3000))
+        calls.append(Fixture.call(801, caller: 525_500_006_002, callee: family[0], at: 4600, duration: 120))
+        calls.append(Fixture.call(802, caller: 525_500_006_002, callee: family[1], at: 5200, duration: 120))
+        let st = DetectorSettings()
+        var engine = Engine(
+            detectors: [BurstDetector(config: st.burst), VictimDetector(config: st.victim)], sites: Fixture.sites,
+            config: EngineConfig(), stages: [VictimStage(), KidnapStage(config: st.victim)])
+        for r in calls.sorted(by: { CallRecord.precedes($0, $1) }) { engine.ingest(r) }
+        let alerts = engine.finish().filter { $0.reasons.contains { $0.contains("virtual kidnapping") } }
+        let a = try #require(alerts.first)
+        #expect(alerts.count == 1)
+        #expect(a.entity == .victim(.e164(victim)))
+        #expect(a.related.contains(.victim(.e164(family[0]))))
+        #expect(a.related.contains(.line(.e164(525_500_006_002))))
+
+        // The same calls to numbers the victim never called: nothing.
+        let strangers = calls.filter { $0.caller != .e164(victim) }
+        var again = Engine(
+            detectors: [BurstDetector(config: st.burst), VictimDetector(config: st.victim)], sites: Fixture.sites,
+            config: EngineConfig(), stages: [VictimStage(), KidnapStage(config: st.victim)])
+        for r in strangers.sorted(by: { CallRecord.precedes($0, $1) }) { again.ingest(r) }
+        #expect(!again.finish().contains { $0.reasons.contains { $0.contains("virtual kidnapping") } })
+    }
+}

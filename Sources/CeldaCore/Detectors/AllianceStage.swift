@@ -101,3 +101,78 @@ public struct VictimStage: SecondStage {
         return out
     }
 }
+
+/// Virtual kidnapping: while a victim is kept on a long call with a prison-linked line, other
+/// prison-linked lines call the numbers that victim usually calls (the family asked for ransom).
+///
+/// A second stage over the `victim` detector's findings: the long calls, the prison-linked calls,
+/// and the merged sketches of who calls whom. Entity `victim` (the person kept on the line);
+/// `related` lists the lines, then the family numbers called.
+public struct KidnapStage: SecondStage {
+    public let config: VictimConfig
+    public init(config: VictimConfig = .init()) { self.config = config }
+
+    public func run(_ found: DetectorOutput, context: DetectorContext) -> [Alert] {
+        guard !found.longCalls.isEmpty else { return [] }
+        var flagged = Set<Party>()
+        for a in found.alerts where a.severity >= .high && a.prison != nil {
+            if case .line(let p) = a.entity { flagged.insert(p) }
+        }
+        var pairs = found.pairSketches.first ?? PairSketch()
+        for p in found.pairSketches.dropFirst() { pairs.merge(p) }
+        let calls = found.prisonCalls.sorted { ($0.time, $0.ref) < ($1.time, $1.ref) }
+        let times = calls.map(\.time)
+        var out: [Alert] = []
+        var seen = Set<Party>()
+        for long in found.longCalls.sorted(by: { ($0.start, $0.ref) < ($1.start, $1.ref) })
+        where !seen.contains(long.victim) {
+            // Prison-linked calls during the long call, by other lines, to numbers the victim usually calls.
+            var lo = 0
+            var hi = times.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if times[mid] < long.start { lo = mid + 1 } else { hi = mid }
+            }
+            var family: [VictimLink] = []
+            var i = lo
+            while i < calls.count, calls[i].time <= long.end {
+                let c = calls[i]
+                if c.caller != long.caller, c.victim != long.victim,
+                    pairs.usual(caller: long.victim, callee: c.victim)
+                {
+                    family.append(c)
+                }
+                i += 1
+            }
+            // At least one of the lines must itself be flagged (neighbours talk to their families too).
+            guard !family.isEmpty,
+                flagged.contains(long.caller) || family.contains(where: { flagged.contains($0.caller) })
+            else { continue }
+            seen.insert(long.victim)
+            let numbers = Array(Set(family.map(\.victim))).sorted()
+            let lines = [long.caller] + Array(Set(family.map(\.caller))).sorted()
+            let minutes = (long.end - long.start) / CivilTime.minute
+            let prison = context.sites.prisons[long.prison]
+            let strength = 0.6 + 0.2 * min(1, Double(numbers.count) / 2) + 0.2 * min(1, Double(minutes) / 60)
+            let (score, severity) = Scoring.linked(strength: strength, confidence: 1, critical: config.criticalScore)
+            out.append(
+                Alert(
+                    detector: "victim", severity: severity, score: score, entity: .victim(long.victim),
+                    windowStart: long.start, windowEnd: long.end, detectedAt: family[0].time,
+                    prison: AlertPrison(index: long.prison, distanceM: 0), towers: [],
+                    metrics: [
+                        ("call_minutes", .int(Int(minutes))), ("family_numbers_called", .int(numbers.count)),
+                        ("family_calls", .int(family.count)), ("lines", .int(lines.count)),
+                    ],
+                    reasons: [
+                        "this number was kept \(minutes) minutes on a call with a line on towers reaching \(prison.name)",
+                        "meanwhile \(lines.count - 1) other prison-linked line(s) called \(numbers.count) number(s) this person usually calls",
+                        "the shape of a virtual kidnapping: the victim held on the line while the family is called for ransom",
+                    ],
+                    evidence: ([long.ref] + family.map(\.ref)).prefix(Alert.maxEvidence).map { $0 },
+                    evidenceTotal: family.count + 1,
+                    related: lines.map { .line($0) } + numbers.map { .victim($0) }))
+        }
+        return out
+    }
+}

@@ -16,6 +16,9 @@ public struct VictimConfig: Sendable, Hashable {
     public var minPrisonCallerShare = 0.25
     public var cooldown: EventTime = 6 * CivilTime.hour
     public var criticalScore = 0.85
+    /// Virtual kidnapping: an answered prison-linked call at least this long keeps the victim on
+    /// the line…
+    public var kidnapMinCall: EventTime = 10 * CivilTime.minute
     public init() {}
 }
 
@@ -47,6 +50,8 @@ public struct VictimDetector: Detector {
     private var lastSweep: EventTime = .min
     /// Calls per number, for every number (popularity without per-number state).
     private var sketch: CallSketch
+    /// Calls per (caller, number) pair routed here (the numbers a line usually calls).
+    private var pairs = PairSketch()
 
     public init(config: VictimConfig = .init()) {
         self.config = config
@@ -74,7 +79,19 @@ public struct VictimDetector: Detector {
         }
         let key = r.callee
         sketch.add(key.raw, at: r.start)
+        if !r.caller.isNone { pairs.add(caller: r.caller, callee: key) }
         let link = context.prisonLink(r)
+        if let link, !r.caller.isNone {
+            output.prisonCalls.append(
+                VictimLink(victim: key, caller: r.caller, prison: link.prison, time: r.start, ref: r.source))
+            let length = EventTime(r.durationMs) * 1000
+            if r.answered, length >= config.kidnapMinCall {
+                output.longCalls.append(
+                    LongCall(
+                        victim: key, caller: r.caller, prison: link.prison, start: r.start, end: r.start + length,
+                        ref: r.source))
+            }
+        }
         if link == nil && states[key] == nil { return }  // cheap filter: only numbers prison lines call
         var s = states.removeValue(forKey: key) ?? State()
         s.lastSeen = max(s.lastSeen, r.start)
@@ -180,6 +197,11 @@ public struct VictimDetector: Detector {
                 ],
                 reasons: reasons, evidence: window.prefix(Alert.maxEvidence).map(\.ref), evidenceTotal: window.count,
                 related: related))
+    }
+
+    public mutating func finish(context: DetectorContext, output: inout DetectorOutput) {
+        advance(to: .max, context: context, output: &output)
+        output.pairSketches.append(pairs)
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {

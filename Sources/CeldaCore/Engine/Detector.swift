@@ -83,7 +83,71 @@ public struct DetectorOutput: Sendable {
     public var victimLinks: [VictimLink] = []
     /// `victim` alerts waiting for the second stage to confirm them against the line detectors.
     public var victimCandidates: [Alert] = []
+    /// Answered prison-linked calls long enough to keep a victim on the line.
+    public var longCalls: [LongCall] = []
+    /// Every prison-linked call (for the virtual-kidnapping stage).
+    public var prisonCalls: [VictimLink] = []
+    /// Per-shard sketches of how often each line called each number (merged by the stages).
+    public var pairSketches: [PairSketch] = []
     public init() {}
+}
+
+/// An answered call from a prison-linked line, long enough to keep the called person on the line.
+public struct LongCall: Sendable, Hashable {
+    public var victim: Party
+    public var caller: Party
+    public var prison: Int
+    public var start: EventTime
+    public var end: EventTime
+    public var ref: SourceRef
+}
+
+/// Which (caller, callee) pairs occurred at least twice ("the numbers a line usually calls"),
+/// without per-line state: two Bloom filters (seen once, seen again), 2^26 bits each, four hashes.
+/// False "usual" answers stay under 1e-4 for a million distinct pairs per shard and about 4% at
+/// ten million. Pairs are routed by callee, so a pair always lands in the same shard; the shards'
+/// filters merge by OR.
+public struct PairSketch: Sendable {
+    static let bits = 1 << 26
+    var once: [UInt64]
+    var twice: [UInt64]
+
+    public init() {
+        once = [UInt64](repeating: 0, count: PairSketch.bits / 64)
+        twice = [UInt64](repeating: 0, count: PairSketch.bits / 64)
+    }
+
+    @inline(__always) static func positions(_ a: Party, _ b: Party) -> (Int, Int, Int, Int) {
+        let h1 = StableHash.combine(StableHash.mix(a.raw), b.raw)
+        let h2 = StableHash.mix(h1 ^ 0x5851_F42D_4C95_7F2D) | 1
+        let m = UInt64(bits)
+        return (Int(h1 % m), Int((h1 &+ h2) % m), Int((h1 &+ 2 &* h2) % m), Int((h1 &+ 3 &* h2) % m))
+    }
+
+    @inline(__always) static func test(_ f: [UInt64], _ p: (Int, Int, Int, Int)) -> Bool {
+        f[p.0 >> 6] & (1 << UInt64(p.0 & 63)) != 0 && f[p.1 >> 6] & (1 << UInt64(p.1 & 63)) != 0
+            && f[p.2 >> 6] & (1 << UInt64(p.2 & 63)) != 0 && f[p.3 >> 6] & (1 << UInt64(p.3 & 63)) != 0
+    }
+
+    @inline(__always) static func set(_ f: inout [UInt64], _ p: (Int, Int, Int, Int)) {
+        f[p.0 >> 6] |= 1 << UInt64(p.0 & 63)
+        f[p.1 >> 6] |= 1 << UInt64(p.1 & 63)
+        f[p.2 >> 6] |= 1 << UInt64(p.2 & 63)
+        f[p.3 >> 6] |= 1 << UInt64(p.3 & 63)
+    }
+
+    public mutating func add(caller: Party, callee: Party) {
+        let p = Self.positions(caller, callee)
+        if Self.test(once, p) { Self.set(&twice, p) } else { Self.set(&once, p) }
+    }
+
+    /// Whether `caller` called `callee` at least twice (rare false yes, never a false no).
+    public func usual(caller: Party, callee: Party) -> Bool { Self.test(twice, Self.positions(caller, callee)) }
+
+    public mutating func merge(_ o: PairSketch) {
+        for i in once.indices { once[i] |= o.once[i] }
+        for i in twice.indices { twice[i] |= o.twice[i] }
+    }
 }
 
 /// Which of a record's keys a shard receives it under.
