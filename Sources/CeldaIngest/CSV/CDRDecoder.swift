@@ -404,37 +404,47 @@ public struct CDRDecoder {
         return v
     }
 
-    static func lowered(_ p: UnsafeRawBufferPointer) -> String {
-        var lower = [UInt8]()
-        lower.reserveCapacity(p.count)
+    /// FNV-1a of a field's bytes, ASCII-lowercased, without spaces, underscores and dashes
+    /// (`NO ANSWER` and `no_answer` hash alike); `nil` for a blank field. No allocation.
+    static func wordHash(_ p: UnsafeRawBufferPointer) -> UInt64? {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        var any = false
         for b in trimmed(p) where b != 0x20 && b != 0x5F && b != 0x2D {
-            lower.append(b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
+            h ^= UInt64(b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
+            h = h &* 0x100_0000_01B3
+            any = true
         }
-        return String(decoding: lower, as: UTF8.self)
+        return any ? h : nil
     }
 
-    static func parseBool(_ p: UnsafeRawBufferPointer) -> Bool?? {
-        let s = lowered(p)
-        if s.isEmpty { return .some(nil) }
-        switch s {
-        case "1", "true", "t", "yes", "y", "si", "sí", "s", "answered", "contestada": return .some(true)
-        case "0", "false", "f", "no", "n", "noanswer", "busy", "failed", "nocontestada", "cancelled", "canceled":
-            return .some(false)
-        default: return nil
+    static func table(_ yes: [String], _ no: [String]) -> [UInt64: Bool] {
+        var t: [UInt64: Bool] = [:]
+        for (words, value) in [(yes, true), (no, false)] {
+            for var w in words { w.withUTF8 { t[wordHash(UnsafeRawBufferPointer($0))!] = value } }
         }
+        return t
+    }
+
+    static let booleans = table(
+        ["1", "true", "t", "yes", "y", "si", "sí", "s", "answered", "contestada"],
+        ["0", "false", "f", "no", "n", "noanswer", "busy", "failed", "nocontestada", "cancelled", "canceled"])
+
+    static let dispositions = table(
+        ["answered", "answer", "contestada", "completada", "completed", "success", "exitosa", "connected", "normalclearing"],
+        [
+            "noanswer", "busy", "failed", "congestion", "cancel", "cancelled", "canceled", "ocupado", "nocontesta",
+            "nocontestada", "fallida", "rechazada", "noanswered", "unanswered", "noresponse", "nouserresponse",
+        ])
+
+    static func parseBool(_ p: UnsafeRawBufferPointer) -> Bool?? {
+        guard let h = wordHash(p) else { return .some(nil) }
+        guard let v = booleans[h] else { return nil }
+        return .some(v)
     }
 
     /// Asterisk / carrier dispositions: `ANSWERED`, `NO ANSWER`, `BUSY`, `FAILED`, `CONGESTION`…
     static func parseDisposition(_ p: UnsafeRawBufferPointer) -> Bool? {
-        switch lowered(p) {
-        case "answered", "answer", "contestada", "completada", "completed", "success", "exitosa", "connected",
-            "normalclearing":
-            return true
-        case "noanswer", "busy", "failed", "congestion", "cancel", "cancelled", "canceled", "ocupado", "nocontesta",
-            "nocontestada", "fallida", "rechazada", "noanswered", "unanswered", "noresponse", "nouserresponse":
-            return false
-        default: return nil
-        }
+        wordHash(p).flatMap { dispositions[$0] }
     }
 
     /// Field text for messages (at most 60 bytes).
