@@ -430,7 +430,10 @@ public struct CDRDecoder {
         ["0", "false", "f", "no", "n", "noanswer", "busy", "failed", "nocontestada", "cancelled", "canceled"])
 
     static let dispositions = table(
-        ["answered", "answer", "contestada", "completada", "completed", "success", "exitosa", "connected", "normalclearing"],
+        [
+            "answered", "answer", "contestada", "completada", "completed", "success", "exitosa", "connected",
+            "normalclearing",
+        ],
         [
             "noanswer", "busy", "failed", "congestion", "cancel", "cancelled", "canceled", "ocupado", "nocontesta",
             "nocontestada", "fallida", "rechazada", "noanswered", "unanswered", "noresponse", "nouserresponse",
