@@ -64,7 +64,7 @@ public struct BurstDetector: Detector {
 
     private var lines: [Party: LineState] = [:]
     private var scratch = Set<UInt64>()
-    private var lastSweep: EventTime = .min
+    private var sweep = SweepClock()
     static let historyCap = 512
 
     public init(config: BurstConfig = .init()) { self.config = config }
@@ -212,14 +212,9 @@ public struct BurstDetector: Detector {
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
-        if lastSweep == .min {
-            lastSweep = watermark
-            return
-        }
-        guard watermark == .max || watermark - lastSweep >= config.window else { return }
-        lastSweep = watermark
-        let idle = watermark == .max ? EventTime.max : watermark - config.window
-        let slowIdle = watermark == .max ? EventTime.max : watermark - config.slowWindow
+        guard sweep.due(at: watermark, every: config.window) else { return }
+        let idle = SweepClock.idle(watermark, after: config.window)
+        let slowIdle = SweepClock.idle(watermark, after: config.slowWindow)
         lines = lines.filter { _, s in
             s.lastSeen > idle || (s.slow.count > 0 && s.lastSeen > slowIdle)
                 || s.suppression.active(at: watermark, cooldown: config.cooldown)

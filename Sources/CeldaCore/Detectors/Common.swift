@@ -114,3 +114,24 @@ struct CallSketch: Sendable {
         return Int(m)
     }
 }
+
+/// When a detector sweeps its idle keys: at most once per `every` of event time, and at the end.
+struct SweepClock: Sendable {
+    var last: EventTime = .min
+
+    /// Whether a sweep is due at `watermark` (the first call only starts the clock).
+    mutating func due(at watermark: EventTime, every: EventTime) -> Bool {
+        if last == .min {
+            last = watermark
+            return false
+        }
+        guard watermark == .max || watermark - last >= every else { return false }
+        last = watermark
+        return true
+    }
+
+    /// The time before which a key last seen is idle (`.max` at the end of input).
+    static func idle(_ watermark: EventTime, after span: EventTime) -> EventTime {
+        watermark == .max ? .max : watermark - span
+    }
+}

@@ -26,7 +26,7 @@ public struct SequentialDetector: Detector {
 
     private var lines: [Party: LineState] = [:]
     private var scratch: [UInt64] = []
-    private var lastSweep: EventTime = .min
+    private var sweep = SweepClock()
 
     public init(config: SequentialConfig = .init()) { self.config = config }
     public func makeShard() -> SequentialDetector { SequentialDetector(config: config) }
@@ -117,13 +117,8 @@ public struct SequentialDetector: Detector {
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
-        if lastSweep == .min {
-            lastSweep = watermark
-            return
-        }
-        guard watermark == .max || watermark - lastSweep >= config.window else { return }
-        lastSweep = watermark
-        let idle = watermark == .max ? EventTime.max : watermark - config.window
+        guard sweep.due(at: watermark, every: config.window) else { return }
+        let idle = SweepClock.idle(watermark, after: config.window)
         lines = lines.filter { _, s in
             s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown)
         }

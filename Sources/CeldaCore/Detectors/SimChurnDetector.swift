@@ -29,7 +29,7 @@ public struct SimChurnDetector: Detector {
     }
 
     private var states: [UInt64: State] = [:]
-    private var lastSweep: EventTime = .min
+    private var sweep = SweepClock()
 
     public init(mode: Mode, config: SimChurnConfig = .init()) {
         self.mode = mode
@@ -111,13 +111,8 @@ public struct SimChurnDetector: Detector {
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
-        if lastSweep == .min {
-            lastSweep = watermark
-            return
-        }
-        guard watermark == .max || watermark - lastSweep >= CivilTime.hour else { return }
-        lastSweep = watermark
-        let idle = watermark == .max ? EventTime.max : watermark - config.window
+        guard sweep.due(at: watermark, every: CivilTime.hour) else { return }
+        let idle = SweepClock.idle(watermark, after: config.window)
         states = states.filter { _, s in
             s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown)
         }

@@ -47,7 +47,7 @@ public struct VictimDetector: Detector {
     }
 
     private var states: [Party: State] = [:]
-    private var lastSweep: EventTime = .min
+    private var sweep = SweepClock()
     /// Calls per number, for every number (popularity without per-number state).
     private var sketch: CallSketch
     /// Calls per (caller, number) pair routed here (the numbers a line usually calls).
@@ -205,13 +205,8 @@ public struct VictimDetector: Detector {
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
-        if lastSweep == .min {
-            lastSweep = watermark
-            return
-        }
-        guard watermark == .max || watermark - lastSweep >= CivilTime.hour else { return }
-        lastSweep = watermark
-        let idle = watermark == .max ? EventTime.max : watermark - config.window
+        guard sweep.due(at: watermark, every: CivilTime.hour) else { return }
+        let idle = SweepClock.idle(watermark, after: config.window)
         states = states.filter { _, s in
             s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown)
         }
