@@ -76,6 +76,8 @@ struct Summary {
         w.int(stats.unlocated)
         key("records_prison_linked")
         w.int(stats.prisonLinked)
+        key("records_allowlisted")
+        w.int(stats.allowlisted)
         key("alerts")
         w.int(alerts)
         key("alerts_by_detector")
@@ -155,6 +157,9 @@ struct Summary {
                     + (towerDisagreements > 0
                         ? "; \(g(towerDisagreements)) inline positions more than 1 km from the tower file's (the file wins)"
                         : ""))
+        }
+        if stats.allowlisted > 0 {
+            lines.append("celda: \(g(stats.allowlisted)) calls from allowlisted lines counted and not analysed")
         }
         if rows.skipped > 0 {
             let reasons = rows.skippedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(

@@ -399,3 +399,53 @@ enum CLI {
         #expect(score("prison-pair", "recall") == 1, "\(e.stdout)")
     }
 }
+
+@Suite struct ListsEndToEndTests {
+    @Test func allowlistAndWatchlistFromFiles() throws {
+        let dir = CLI.tempDir()
+        let first = try CLI.run([
+            "analyze", "Samples/cdr/sample.csv.gz", "--towers", "Samples/towers/sample-towers.csv", "--alerts",
+            dir + "/a.jsonl", "--quiet",
+        ])
+        #expect(first.status == 0)
+        let line = try #require(
+            try CLI.lines(dir + "/a.jsonl").map(CLI.json).first {
+                ($0["entity"] as? [String: Any])?["kind"] as? String == "line"
+            })
+        let id = try #require((line["entity"] as? [String: Any])?["id"] as? String)
+        try (id + "\n").write(toFile: dir + "/allow.txt", atomically: true, encoding: .utf8)
+        try ("# known\n" + id + "\n").write(toFile: dir + "/watch.txt", atomically: true, encoding: .utf8)
+        let allowed = try CLI.run([
+            "analyze", "Samples/cdr/sample.csv.gz", "--towers", "Samples/towers/sample-towers.csv", "--allowlist",
+            dir + "/allow.txt",
+            "--alerts", dir + "/b.jsonl", "--summary-json", dir + "/s.json",
+        ])
+        #expect(allowed.status == 0)
+        #expect(!(try String(contentsOfFile: dir + "/b.jsonl", encoding: .utf8)).contains(id))
+        #expect(
+            ((try CLI.json(try String(contentsOfFile: dir + "/s.json", encoding: .utf8)))["records_allowlisted"] as? Int
+                ?? 0) > 0)
+        let watched = try CLI.run([
+            "analyze", "Samples/cdr/sample.csv.gz", "--watchlist", dir + "/watch.txt", "--alerts", dir + "/c.jsonl",
+            "--quiet",
+        ])
+        #expect(watched.status == 0)
+        #expect(try CLI.lines(dir + "/c.jsonl").map(CLI.json).contains { $0["detector"] as? String == "watchlist" })
+        try "55ABC\n".write(toFile: dir + "/bad.txt", atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["analyze", "Samples/cdr/sample.csv.gz", "--watchlist", dir + "/bad.txt"])
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("bad.txt"))
+    }
+
+    @Test func configDefaultsReadBackAndBadConfigIsAnError() throws {
+        let dir = CLI.tempDir()
+        let d = try CLI.run(["config", "--defaults"])
+        #expect(d.status == 0)
+        try d.stdout.write(toFile: dir + "/c.toml", atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["config", "--config", dir + "/c.toml"]).stdout == d.stdout)
+        try "[burst]\nwindw = \"1h\"\n".write(toFile: dir + "/bad.toml", atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["analyze", "Samples/cdr/sample.csv.gz", "--config", dir + "/bad.toml"])
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("burst.windw"))
+    }
+}
