@@ -338,3 +338,17 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
         #expect(throws: InputError.self) { try SettingsFile.numberList("55ABC\n", path: "w.txt", plan: .mexico) }
     }
 }
+
+@Suite struct SiteCodeEncodingTests {
+    @Test func windows1252SiteCodesKeepTheirNames() throws {
+        var bytes: [UInt8] = []
+        for u in "fecha,hora,numero a,numero b,celda\n20/01/2026,09:00:00,5512345678,5533445566,PEÑA-3\n".unicodeScalars
+        {
+            bytes.append(UInt8(u.value))
+        }
+        let (r, recs) = try readAll(tempFile("cp.csv", bytes))
+        #expect(r.layout.encoding == .windows1252)
+        #expect(recs[0].cell.isSiteCode)
+        #expect(r.siteNames.name(of: recs[0].cell) == "PEÑA-3")
+    }
+}

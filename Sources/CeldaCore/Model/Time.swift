@@ -99,78 +99,24 @@ public enum CivilTime {
     }
 
     /// Parses RFC 3339 / ISO 8601 date-time text: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`;
-    /// a space may stand for `T`. Fractions beyond microseconds are truncated.
+    /// a space may stand for `T`. Fractions beyond microseconds are truncated. The strict front
+    /// of ``parseWritten(_:order:)``: a year-first date with a time of day.
     ///
     /// - Parameter requireOffset: when `true` a time without `Z` or an offset is an error (the
     ///   engine never assumes UTC); otherwise such a time is returned as if it were UTC, for the
     ///   caller to shift by a zone.
     /// - Returns: microseconds since the epoch.
-    @inlinable
     public static func parseRFC3339(
         _ p: UnsafeRawBufferPointer,
         requireOffset: Bool = true
     ) -> Result<EventTime, ParseError> {
-        var i = 0
-        let n = p.count
-        @inline(__always) func digits(_ count: Int) -> Int? {
-            guard i + count <= n else { return nil }
-            var v = 0
-            for k in 0..<count {
-                let c = p[i + k] &- 0x30
-                guard c < 10 else { return nil }
-                v = v * 10 + Int(c)
-            }
-            i += count
-            return v
-        }
-        @inline(__always) func expect(_ c: UInt8) -> Bool {
-            guard i < n, p[i] == c else { return false }
-            i += 1
-            return true
-        }
-        guard let year = digits(4), expect(0x2D), let month = digits(2), expect(0x2D), let day = digits(2)
+        guard p.count >= 19, p[4] == 0x2D, p[7] == 0x2D, p.prefix(4).allSatisfy({ $0 &- 0x30 < 10 }),
+            let w = parseWritten(p), !w.isEpoch, !w.dateOnly
         else { return .failure(.malformed) }
-        guard i < n, p[i] == 0x54 || p[i] == 0x74 || p[i] == 0x20 else { return .failure(.malformed) }
-        i += 1
-        guard let hh = digits(2), expect(0x3A), let mm = digits(2), expect(0x3A), let ss = digits(2)
-        else { return .failure(.malformed) }
-        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month), hh < 24, mm < 60,
-            ss <= 60
-        else { return .failure(.outOfRange) }
-        var micros: Int64 = 0
-        if i < n, p[i] == 0x2E || p[i] == 0x2C {
-            i += 1
-            var scale: Int64 = 100_000
-            var any = false
-            while i < n, p[i] &- 0x30 < 10 {
-                micros += Int64(p[i] &- 0x30) * scale
-                scale /= 10
-                i += 1
-                any = true
-            }
-            if !any { return .failure(.malformed) }
+        guard let offset = w.offset else {
+            return requireOffset ? .failure(.missingOffset) : .success(w.seconds * second + w.micros)
         }
-        var offsetSeconds = 0
-        if i < n {
-            let c = p[i]
-            if c == 0x5A || c == 0x7A {
-                i += 1
-            } else if c == 0x2B || c == 0x2D {
-                i += 1
-                guard let oh = digits(2) else { return .failure(.malformed) }
-                _ = expect(0x3A)
-                guard let om = digits(2), oh < 24, om < 60 else { return .failure(.malformed) }
-                offsetSeconds = (oh * 3600 + om * 60) * (c == 0x2D ? -1 : 1)
-            } else {
-                return .failure(.malformed)
-            }
-            if i != n { return .failure(.malformed) }
-        } else if requireOffset {
-            return .failure(.missingOffset)
-        }
-        let days = Int64(daysFromCivil(year: year, month: month, day: day))
-        let secs = days * 86_400 + Int64(hh * 3600 + mm * 60 + min(ss, 59)) - Int64(offsetSeconds)
-        return .success(secs * second + micros)
+        return .success((w.seconds - Int64(offset)) * second + w.micros)
     }
 
     /// Convenience for tests and configuration: parses RFC 3339 text.

@@ -273,7 +273,11 @@ public struct CDRDecoder {
 
     func siteCode(_ text: UnsafeRawBufferPointer) -> CellID {
         // Names are kept by the reader (``sites``); the hash is enough here.
-        CellID.siteCode(hash: StableHash.bytes(Self.trimmed(text)))
+        // Hashed as ``SiteNames`` hashes the decoded text, so names resolve in any encoding.
+        let t = Self.trimmed(text)
+        return CellID.siteCode(
+            hash: layout.encoding == .utf8 || t.allSatisfy({ $0 < 0x80 })
+                ? StableHash.bytes(t) : StableHash.string(layout.encoding.decode(t)))
     }
 
     mutating func inlineTower(_ row: Row, cell: inout CellID) {
