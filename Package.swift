@@ -22,8 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
-        // libpcap, declared from day one so every machine installs libpcap-dev.
-        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // libpcap's header (types and constants). Not linked: the library is loaded with dlopen when
+        // a capture is read, so the binary starts where libpcap is absent (issue 7).
+        .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
         // zlib for gzip-compressed dumps.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Model, geo, windowed statistics, detectors, engine, alert encoding. No Foundation, no I/O.

@@ -1,0 +1,262 @@
+public import CeldaCore
+
+/// How a SIP call ended.
+public enum SIPDisposition: String, Sendable {
+    case answered, busy, cancelled
+    case noAnswer = "no-answer"
+    case failed, unfinished
+
+    /// The disposition of a final response to an INVITE.
+    static func of(status: Int) -> SIPDisposition {
+        switch status {
+        case 200..<300: .answered
+        case 486, 600, 603: .busy
+        case 487: .cancelled
+        case 408, 480: .noAnswer
+        default: .failed
+        }
+    }
+}
+
+/// One call assembled from a SIP dialog.
+public struct AssembledCall: Sendable {
+    public var callID: String
+    /// Time of the initial INVITE (µs UTC).
+    public var start: Int64
+    public var answer: Int64?
+    public var end: Int64?
+    /// Caller URI (P-Asserted-Identity, else From).
+    public var caller: String
+    /// Callee URI (Request-URI, else To).
+    public var callee: String
+    public var cell = CellID.none
+    public var cellNetworkProvided = false
+    public var disposition = SIPDisposition.unfinished
+    public var icid: String
+    /// Packet number of the initial INVITE.
+    public var packet: Int
+
+    /// Talk time in milliseconds (answer to end), 0 when unanswered or unfinished.
+    public var durationMs: UInt32 {
+        guard let a = answer, let e = end, e > a else { return 0 }
+        return UInt32(clamping: (e - a) / 1000)
+    }
+}
+
+/// Builds calls out of SIP messages, one per dialog (Call-ID).
+///
+/// The initial INVITE (no To-tag) starts a call; its retransmissions, copies seen at other hops
+/// and the INVITE repeated after a 401/407 challenge do not start another. A 2xx answers it;
+/// BYE, CANCEL or a final error ends it. Ended calls linger 32 s (64 × T1) so late
+/// retransmissions find them, then are released in the order their INVITEs arrived. Calls still
+/// open at the end of the capture, idle past the timeout or pushed out by the open-dialog limit
+/// are released as unfinished.
+final class CallAssembler {
+    struct Dialog {
+        var call: AssembledCall
+        var ended = false
+        var challenged = false
+        /// Released as it is (timeout, limit, or end of capture).
+        var closed = false
+        var lastActivity: Int64
+    }
+
+    let limits: CaptureLimits
+    static let linger: Int64 = 32_000_000
+    var slots: [Dialog?] = []
+    var free: [Int] = []
+    var byCallID: [String: Int] = [:]
+    /// Slots in creation order, from `head`.
+    var order: [Int] = []
+    var head = 0
+    var open = 0
+    var now: Int64 = .min
+    var lastSweep: Int64 = .min
+    let emit: (AssembledCall) -> Void
+    let fault: (String, Int, String) -> Void
+    /// In-dialog requests or responses whose dialog was never seen (capture began mid-call).
+    private(set) var orphans = 0
+
+    init(limits: CaptureLimits, emit: @escaping (AssembledCall) -> Void, fault: @escaping (String, Int, String) -> Void)
+    {
+        self.limits = limits
+        self.emit = emit
+        self.fault = fault
+    }
+
+    func handle(_ m: SIPMessage, packet: Int, time: Int64) {
+        if time > now { now = time }
+        if let slot = byCallID[m.callID] {
+            update(slot, m, packet: packet, time: time)
+        } else if m.method == .invite, m.toTag.isEmpty {
+            start(m, packet: packet, time: time)
+        } else if m.method == .invite || m.cseqMethod == .invite || m.method == .bye {
+            orphans += 1
+        }
+        if now > lastSweep &+ 10_000_000 || now < lastSweep {
+            sweep()
+            lastSweep = now
+        }
+        release()
+    }
+
+    func start(_ m: SIPMessage, packet: Int, time: Int64) {
+        if open >= limits.openDialogs {
+            // Close the oldest open dialog.
+            var i = head
+            while i < order.count {
+                if let d = slots[order[i]], !d.ended, !d.closed {
+                    slots[order[i]]!.closed = true
+                    open -= 1
+                    fault(
+                        "dialog-limit", d.call.packet,
+                        "more than \(limits.openDialogs) dialogs open; closed as unfinished")
+                    break
+                }
+                i += 1
+            }
+        }
+        var call = AssembledCall(
+            callID: m.callID, start: time, caller: Self.caller(m), callee: m.requestURI.isEmpty ? m.to : m.requestURI,
+            icid: m.icid, packet: packet)
+        locate(&call, m, packet: packet)
+        let d = Dialog(call: call, lastActivity: time)
+        let slot: Int
+        if let f = free.popLast() {
+            slot = f
+            slots[f] = d
+        } else {
+            slot = slots.count
+            slots.append(d)
+        }
+        byCallID[m.callID] = slot
+        order.append(slot)
+        open += 1
+    }
+
+    /// The caller: a P-Asserted-Identity (a number preferred), else From.
+    static func caller(_ m: SIPMessage) -> String {
+        for uri in m.asserted where uri.hasPrefix("tel:") { return uri }
+        return m.asserted.first ?? m.from
+    }
+
+    /// Takes the cell from the message's PANI: a network-provided value beats one from the handset.
+    func locate(_ call: inout AssembledCall, _ m: SIPMessage, packet: Int) {
+        for value in m.accessInfo {
+            switch AccessNetworkInfo.decode(value) {
+            case .cell(let v):
+                if call.cell.isNone || (v.networkProvided && !call.cellNetworkProvided) {
+                    call.cell = v.cell
+                    call.cellNetworkProvided = v.networkProvided
+                }
+            case .malformed:
+                fault("pani-malformed", packet, "P-Access-Network-Info with no decodable cell: \(value.prefix(120))")
+            case .none: break
+            }
+        }
+        if call.icid.isEmpty { call.icid = m.icid }
+    }
+
+    func update(_ slot: Int, _ m: SIPMessage, packet: Int, time: Int64) {
+        guard var d = slots[slot], !d.closed else { return }
+        d.lastActivity = time
+        defer { slots[slot] = d }
+        if let method = m.method {
+            switch method {
+            case .invite where m.toTag.isEmpty:
+                // A retransmission, a copy from another hop, or the INVITE after a challenge.
+                if d.challenged, d.ended, d.call.answer == nil {
+                    d.ended = false
+                    d.challenged = false
+                    d.call.end = nil
+                    d.call.disposition = .unfinished
+                    open += 1
+                }
+                locate(&d.call, m, packet: packet)
+            case .cancel:
+                if !d.ended, d.call.answer == nil { end(&d, .cancelled, time) }
+            case .bye:
+                if !d.ended { end(&d, d.call.answer != nil ? .answered : .cancelled, time) }
+            default: break
+            }
+            return
+        }
+        guard m.cseqMethod == .invite else { return }
+        switch m.status {
+        case 200..<300:
+            if d.call.answer == nil {
+                d.call.answer = time
+                if d.ended {
+                    // A 2xx racing a CANCEL: the call was answered.
+                    d.ended = false
+                    d.call.end = nil
+                    open += 1
+                }
+                d.challenged = false
+                d.call.disposition = .unfinished
+            }
+        case 401, 407:
+            if d.call.answer == nil, !d.ended {
+                end(&d, .failed, time)
+                d.challenged = true
+            }
+        case 300...:
+            if d.call.answer == nil, !d.ended { end(&d, SIPDisposition.of(status: m.status), time) }
+        default: break
+        }
+    }
+
+    func end(_ d: inout Dialog, _ disposition: SIPDisposition, _ time: Int64) {
+        d.ended = true
+        d.call.end = time
+        d.call.disposition = disposition
+        open -= 1
+    }
+
+    /// Closes dialogs idle past the timeout.
+    func sweep() {
+        var i = head
+        while i < order.count {
+            if let d = slots[order[i]], !d.ended, !d.closed, now - d.lastActivity > limits.dialogTimeout {
+                slots[order[i]]!.closed = true
+                open -= 1
+                fault(
+                    "dialog-timeout", d.call.packet,
+                    "dialog \(d.call.callID) idle over \(limits.dialogTimeout / 1_000_000) s; closed as unfinished")
+            }
+            i += 1
+        }
+    }
+
+    /// Releases, in creation order, the calls that are over.
+    func release(all: Bool = false) {
+        while head < order.count {
+            let slot = order[head]
+            guard let d = slots[slot] else {
+                head += 1
+                continue
+            }
+            if !all {
+                guard d.closed || (d.ended && now - (d.call.end ?? now) >= Self.linger) else { break }
+            }
+            var call = d.call
+            if !d.ended {
+                call.end = nil
+                call.disposition = .unfinished
+                if !d.closed { open -= 1 }
+            }
+            emit(call)
+            byCallID[call.callID] = nil
+            slots[slot] = nil
+            free.append(slot)
+            head += 1
+        }
+        if head > 4096, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// End of the capture: every call left is released.
+    func finish() { release(all: true) }
+}

@@ -1,0 +1,146 @@
+import CPcap
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// libpcap, loaded with `dlopen` the first time a capture is read.
+///
+/// The binary is not linked against libpcap, so CSV-only runs (and the Spark mode) start on
+/// machines without it; reading a capture there is a clear error naming the library.
+struct PcapLibrary: @unchecked Sendable {
+    typealias OpenFn = @convention(c) (UnsafePointer<CChar>?, UInt32, UnsafeMutablePointer<CChar>?) -> OpaquePointer?
+    typealias NextFn =
+        @convention(c) (
+            OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<pcap_pkthdr>?>?,
+            UnsafeMutablePointer<UnsafePointer<UInt8>?>?
+        ) -> Int32
+    typealias IntFn = @convention(c) (OpaquePointer?) -> Int32
+    typealias ErrFn = @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?
+    typealias CloseFn = @convention(c) (OpaquePointer?) -> Void
+    typealias VersionFn = @convention(c) () -> UnsafePointer<CChar>?
+
+    let open: OpenFn
+    let next: NextFn
+    let datalink: IntFn
+    let precision: IntFn
+    let geterr: ErrFn
+    let close: CloseFn
+    let version: String
+
+    /// The loaded library, or why it could not be loaded.
+    static let shared: Result<PcapLibrary, InputError> = load()
+
+    static func load() -> Result<PcapLibrary, InputError> {
+        var handle: UnsafeMutableRawPointer?
+        let names = ["libpcap.so.1", "libpcap.so.0.8", "libpcap.so", "libpcap.dylib"]
+        for name in names {
+            handle = dlopen(name, RTLD_NOW | RTLD_LOCAL)
+            if handle != nil { break }
+        }
+        guard let handle else {
+            return .failure(
+                InputError(
+                    .unsupported, path: "libpcap",
+                    "cannot load libpcap (tried \(names.joined(separator: ", "))); install libpcap (Debian: apt-get install libpcap0.8) to read captures"
+                ))
+        }
+        func sym<T>(_ name: String, _ type: T.Type) -> T? {
+            guard let p = dlsym(handle, name) else { return nil }
+            return unsafeBitCast(p, to: type)
+        }
+        guard let open = sym("pcap_open_offline_with_tstamp_precision", OpenFn.self),
+            let next = sym("pcap_next_ex", NextFn.self),
+            let datalink = sym("pcap_datalink", IntFn.self),
+            let precision = sym("pcap_get_tstamp_precision", IntFn.self),
+            let geterr = sym("pcap_geterr", ErrFn.self),
+            let close = sym("pcap_close", CloseFn.self)
+        else {
+            return .failure(
+                InputError(.unsupported, path: "libpcap", "the libpcap found is too old (needs 1.5 or later)"))
+        }
+        let version = sym("pcap_lib_version", VersionFn.self).flatMap { $0() }.map { String(cString: $0) } ?? "libpcap"
+        return .success(
+            PcapLibrary(
+                open: open, next: next, datalink: datalink, precision: precision, geterr: geterr, close: close,
+                version: version))
+    }
+}
+
+/// One packet as libpcap hands it over: valid until the next call to ``PcapFile/next()``.
+struct RawPacket {
+    /// 1-based packet number in the file.
+    var number: Int
+    /// Capture time, µs since the epoch (UTC), as stamped.
+    var time: Int64
+    /// Bytes captured (may be fewer than on the wire).
+    var data: UnsafeRawBufferPointer
+    /// Length on the wire.
+    var wireLength: Int
+}
+
+/// An offline capture (pcap or pcapng) opened through libpcap.
+final class PcapFile {
+    let path: String
+    let lib: PcapLibrary
+    private var handle: OpaquePointer?
+    /// The link-layer header type (`LINKTYPE_*` as libpcap maps it to `DLT_*`).
+    let linkType: Int32
+    let nanoseconds: Bool
+    private(set) var count = 0
+
+    init(path: String) throws(InputError) {
+        self.path = path
+        let lib: PcapLibrary
+        switch PcapLibrary.shared {
+        case .success(let l): lib = l
+        case .failure(let e): throw InputError(e.code, path: path, e.message)
+        }
+        self.lib = lib
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        let h = errbuf.withUnsafeMutableBufferPointer {
+            lib.open(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), $0.baseAddress)
+        }
+        guard let h else {
+            let message = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            throw InputError(.corrupt, path: path, "cannot read as a capture: \(message)")
+        }
+        handle = h
+        linkType = lib.datalink(h)
+        nanoseconds = lib.precision(h) == Int32(PCAP_TSTAMP_PRECISION_NANO)
+    }
+
+    /// The next packet, `nil` at the end of the file.
+    ///
+    /// - Throws: ``InputError`` (`truncated` or `corrupt`) naming the packet where reading stopped.
+    func next() throws(InputError) -> RawPacket? {
+        guard let handle else { return nil }
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        let rc = lib.next(handle, &header, &data)
+        if rc == 1, let header, let data {
+            count += 1
+            let h = header.pointee
+            let frac = Int64(h.ts.tv_usec)
+            // Classic pcap stores seconds as an unsigned 32-bit count, which libpcap sign-extends:
+            // a capture stamped after 2038 keeps its date.
+            var seconds = Int64(h.ts.tv_sec)
+            if seconds < 0, seconds >= -(1 << 31) { seconds += 1 << 32 }
+            let time = seconds * 1_000_000 + (nanoseconds ? frac / 1000 : frac)
+            return RawPacket(
+                number: count, time: time, data: UnsafeRawBufferPointer(start: data, count: Int(h.caplen)),
+                wireLength: Int(h.len))
+        }
+        if rc == -2 || rc == 0 { return nil }
+        let message = lib.geterr(handle).map { String(cString: $0) } ?? "read error"
+        let code: InputError.Code = message.contains("truncated") ? .truncated : .corrupt
+        throw InputError(code, path: path, "packet \(count + 1): \(message); \(count) packets read before it")
+    }
+
+    func close() {
+        if let handle { lib.close(handle) }
+        handle = nil
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,446 @@
+public import CeldaCore
+
+/// SIP methods Celda tells apart (the rest are `other`).
+public enum SIPMethod: UInt8, Sendable {
+    case invite, ack, bye, cancel, register, options, prack, subscribe, notify, publish, info, refer, message, update
+    case other
+
+    static let names: [(String, SIPMethod)] = [
+        ("INVITE", .invite), ("ACK", .ack), ("BYE", .bye), ("CANCEL", .cancel), ("REGISTER", .register),
+        ("OPTIONS", .options), ("PRACK", .prack), ("SUBSCRIBE", .subscribe), ("NOTIFY", .notify),
+        ("PUBLISH", .publish), ("INFO", .info), ("REFER", .refer), ("MESSAGE", .message), ("UPDATE", .update),
+    ]
+
+    /// The method named by `p` (case-sensitive, as RFC 3261 has it), `nil` if it is not a known one.
+    static func known(_ p: UnsafeRawBufferPointer) -> SIPMethod? {
+        guard p.count >= 3, p.count <= 9 else { return nil }
+        for (name, m) in names where name.utf8.count == p.count {
+            if name.utf8.elementsEqual(p) { return m }
+        }
+        return nil
+    }
+}
+
+/// The parts of one SIP message that call assembly needs. Only the header block is parsed; the
+/// body is never looked at.
+public struct SIPMessage: Sendable {
+    /// The request method, `nil` for a response.
+    public var method: SIPMethod?
+    /// The status code of a response, 0 for a request.
+    public var status = 0
+    public var requestURI = ""
+    public var callID = ""
+    public var from = ""
+    public var fromTag = ""
+    public var to = ""
+    public var toTag = ""
+    /// P-Asserted-Identity values (URIs).
+    public var asserted: [String] = []
+    public var cseq: UInt32 = 0
+    public var cseqMethod: SIPMethod = .other
+    /// P-Access-Network-Info values, one per comma-separated entry or header line.
+    public var accessInfo: [String] = []
+    /// `icid-value` of P-Charging-Vector, empty when absent.
+    public var icid = ""
+    /// The Content-Length value; `nil` when absent.
+    public var contentLength: Int?
+    /// A Content-Length header was present but not a number.
+    public var badContentLength = false
+    /// Bytes of the start line and headers, including the blank line.
+    public var headerLength = 0
+
+    public var isRequest: Bool { method != nil }
+}
+
+/// Why a message could not be used.
+public enum SIPFault: String, Error, Sendable {
+    case noCallID = "sip-no-call-id"
+    case badStartLine = "sip-start-line"
+    case badCSeq = "sip-cseq"
+}
+
+/// Recognises and parses SIP messages in raw bytes.
+public enum SIPParser {
+    /// Where the header block of a message starting at the beginning of `p` ends (after the blank
+    /// line), or `nil` when `p` holds no blank line yet.
+    public static func headerEnd(_ p: UnsafeRawBufferPointer, limit: Int = .max) -> Int? {
+        let n = min(p.count, limit)
+        var i = 0
+        while i < n {
+            if p[i] == 0x0A {
+                // "\n\n" or "\n\r\n"
+                if i + 1 < p.count, p[i + 1] == 0x0A { return i + 2 }
+                if i + 2 < p.count, p[i + 1] == 0x0D, p[i + 2] == 0x0A { return i + 3 }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Whether `p` starts with a SIP start line (`METHOD uri SIP/2.0` or `SIP/2.0 NNN`). Only the
+    /// first line is looked at; `complete` is false when it has not ended yet within `p`.
+    public static func startsMessage(_ p: UnsafeRawBufferPointer) -> Bool {
+        if p.count >= 12, p[0] == 0x53, p[1] == 0x49, p[2] == 0x50, p[3] == 0x2F, p[4] == 0x32, p[5] == 0x2E,
+            p[6] == 0x30, p[7] == 0x20
+        {
+            return p[8] &- 0x30 < 10 && p[9] &- 0x30 < 10 && p[10] &- 0x30 < 10
+        }
+        var sp = 0
+        while sp < p.count, sp < 10, p[sp] != 0x20 { sp += 1 }
+        guard sp < p.count, p[sp] == 0x20, SIPMethod.known(UnsafeRawBufferPointer(rebasing: p[0..<sp])) != nil
+        else { return false }
+        // The line must end with " SIP/2.0".
+        var eol = sp
+        let cap = min(p.count, 8192)
+        while eol < cap, p[eol] != 0x0A { eol += 1 }
+        var end = eol
+        if end > 0, end < p.count || eol == cap, p[end - 1] == 0x0D { end -= 1 }
+        if eol >= cap { return false }
+        guard end - sp >= 9 else { return false }
+        let tail: [UInt8] = Array(" SIP/2.0".utf8)
+        for k in 0..<8 where p[end - 8 + k] != tail[k] { return false }
+        return true
+    }
+
+    /// The Content-Length of a header block, found without parsing the rest.
+    static func bodyLength(_ p: UnsafeRawBufferPointer) -> BodyLength {
+        var i = 0
+        while i < p.count {
+            var j = i
+            while j < p.count, p[j] != 0x0A { j += 1 }
+            let line = UnsafeRawBufferPointer(rebasing: p[i..<j])
+            i = j + 1
+            guard let colon = line.firstIndex(of: 0x3A), colon > 0,
+                header(trim(UnsafeRawBufferPointer(rebasing: line[0..<colon]))) == .contentLength
+            else { continue }
+            let value = trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+            var n = 0
+            for c in value {
+                guard c &- 0x30 < 10, n < 1 << 40 else { return .invalid }
+                n = n * 10 + Int(c &- 0x30)
+            }
+            return value.isEmpty ? .invalid : .bytes(n)
+        }
+        return .missing
+    }
+
+    enum Header {
+        case callID, from, to, cseq, pai, pani, chargingVector, contentLength, other
+    }
+
+    static func header(_ name: UnsafeRawBufferPointer) -> Header {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in name {
+            let c = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+            h = (h ^ UInt64(c)) &* 0x100_0000_01B3
+        }
+        return headerTable[h] ?? .other
+    }
+
+    static let headerTable: [UInt64: Header] = {
+        var t: [UInt64: Header] = [:]
+        let names: [(String, Header)] = [
+            ("call-id", .callID), ("i", .callID), ("from", .from), ("f", .from), ("to", .to), ("t", .to),
+            ("cseq", .cseq), ("p-asserted-identity", .pai), ("p-access-network-info", .pani),
+            ("p-charging-vector", .chargingVector), ("content-length", .contentLength), ("l", .contentLength),
+        ]
+        for (n, v) in names {
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325
+            for c in n.utf8 { h = (h ^ UInt64(c)) &* 0x100_0000_01B3 }
+            t[h] = v
+        }
+        return t
+    }()
+
+    /// Parses the start line and headers of the message at the start of `p` (which holds at least
+    /// the header block; without a blank line the whole of `p` is taken as headers).
+    public static func parse(_ p: UnsafeRawBufferPointer) -> Result<SIPMessage, SIPFault> {
+        var m = SIPMessage()
+        let end = headerEnd(p) ?? p.count
+        m.headerLength = end
+        // Start line.
+        var i = 0
+        while i < end, p[i] != 0x0A { i += 1 }
+        var lineEnd = i
+        if lineEnd > 0, p[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+        let start = UnsafeRawBufferPointer(rebasing: p[0..<lineEnd])
+        if start.count >= 12, start.starts(with: "SIP/2.0 ".utf8) {
+            let d = (Int(start[8]) - 48, Int(start[9]) - 48, Int(start[10]) - 48)
+            guard (0..<10).contains(d.0), (0..<10).contains(d.1), (0..<10).contains(d.2) else {
+                return .failure(.badStartLine)
+            }
+            m.status = d.0 * 100 + d.1 * 10 + d.2
+        } else {
+            guard let sp1 = start.firstIndex(of: 0x20) else { return .failure(.badStartLine) }
+            m.method = SIPMethod.known(UnsafeRawBufferPointer(rebasing: start[0..<sp1])) ?? .other
+            var sp2 = start.count
+            while sp2 > sp1 + 1, start[sp2 - 1] != 0x20 { sp2 -= 1 }
+            guard sp2 > sp1 + 1 else { return .failure(.badStartLine) }
+            m.requestURI = text(UnsafeRawBufferPointer(rebasing: start[(sp1 + 1)..<(sp2 - 1)]))
+        }
+        // Header lines (with folded continuations).
+        i += 1
+        var sawCSeq = false
+        while i < end {
+            var j = i
+            while j < end {
+                if p[j] == 0x0A {
+                    // A continuation line starts with a space or tab.
+                    if j + 1 < end, p[j + 1] == 0x20 || p[j + 1] == 0x09 {
+                        j += 1
+                        continue
+                    }
+                    break
+                }
+                j += 1
+            }
+            let line = UnsafeRawBufferPointer(rebasing: p[i..<j])
+            i = j + 1
+            guard let colon = line.firstIndex(of: 0x3A) else { continue }
+            let name = trim(UnsafeRawBufferPointer(rebasing: line[0..<colon]))
+            let value = trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+            switch header(name) {
+            case .callID:
+                if m.callID.isEmpty { m.callID = text(value) }
+            case .from:
+                if m.from.isEmpty {
+                    m.from = uri(value)
+                    m.fromTag = parameter(value, "tag") ?? ""
+                }
+            case .to:
+                if m.to.isEmpty {
+                    m.to = uri(value)
+                    m.toTag = parameter(value, "tag") ?? ""
+                }
+            case .cseq:
+                var k = 0
+                var n: UInt64 = 0
+                var digits = 0
+                while k < value.count, value[k] &- 0x30 < 10 {
+                    n = n * 10 + UInt64(value[k] &- 0x30)
+                    digits += 1
+                    k += 1
+                    if digits > 10 { break }
+                }
+                while k < value.count, value[k] == 0x20 || value[k] == 0x09 { k += 1 }
+                guard digits > 0, digits <= 10, n <= UInt64(UInt32.max) else { return .failure(.badCSeq) }
+                m.cseq = UInt32(n)
+                m.cseqMethod = SIPMethod.known(trim(UnsafeRawBufferPointer(rebasing: value[k...]))) ?? .other
+                sawCSeq = true
+            case .pai:
+                for part in split(value) { m.asserted.append(uri(part)) }
+            case .pani:
+                for part in split(value) { m.accessInfo.append(text(part)) }
+            case .chargingVector:
+                if m.icid.isEmpty { m.icid = parameter(value, "icid-value", anywhere: true) ?? "" }
+            case .contentLength:
+                var k = 0
+                var n = 0
+                while k < value.count, value[k] &- 0x30 < 10, n < 1 << 40 {
+                    n = n * 10 + Int(value[k] &- 0x30)
+                    k += 1
+                }
+                if k == value.count, k > 0, n < 1 << 40 {
+                    m.contentLength = n
+                } else {
+                    m.badContentLength = true
+                }
+            case .other: break
+            }
+        }
+        if m.callID.isEmpty { return .failure(.noCallID) }
+        if !sawCSeq { return .failure(.badCSeq) }
+        return .success(m)
+    }
+
+    // MARK: helpers
+
+    static func trim(_ p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var a = 0
+        var b = p.count
+        while a < b, p[a] == 0x20 || p[a] == 0x09 || p[a] == 0x0D || p[a] == 0x0A { a += 1 }
+        while b > a, p[b - 1] == 0x20 || p[b - 1] == 0x09 || p[b - 1] == 0x0D || p[b - 1] == 0x0A { b -= 1 }
+        return UnsafeRawBufferPointer(rebasing: p[a..<b])
+    }
+
+    /// Header text with folded line breaks turned into single spaces.
+    static func text(_ p: UnsafeRawBufferPointer) -> String {
+        if !p.contains(0x0A) { return String(decoding: p, as: UTF8.self) }
+        var out: [UInt8] = []
+        var i = 0
+        while i < p.count {
+            if p[i] == 0x0D || p[i] == 0x0A {
+                while i < p.count, p[i] == 0x0D || p[i] == 0x0A || p[i] == 0x20 || p[i] == 0x09 { i += 1 }
+                out.append(0x20)
+                continue
+            }
+            out.append(p[i])
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Splits a header value at commas outside quotes and angle brackets.
+    static func split(_ p: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+        var parts: [UnsafeRawBufferPointer] = []
+        var quoted = false
+        var angle = false
+        var from = 0
+        for (i, c) in p.enumerated() {
+            if c == 0x22 {
+                quoted.toggle()
+            } else if !quoted, c == 0x3C {
+                angle = true
+            } else if !quoted, c == 0x3E {
+                angle = false
+            } else if !quoted, !angle, c == 0x2C {
+                parts.append(trim(UnsafeRawBufferPointer(rebasing: p[from..<i])))
+                from = i + 1
+            }
+        }
+        parts.append(trim(UnsafeRawBufferPointer(rebasing: p[from...])))
+        return parts.filter { !$0.isEmpty }
+    }
+
+    /// The URI of a name-addr or addr-spec (`"Bob" <sip:bob@host>;tag=1` → `sip:bob@host`).
+    static func uri(_ p: UnsafeRawBufferPointer) -> String {
+        var quoted = false
+        for (i, c) in p.enumerated() {
+            if c == 0x22 { quoted.toggle() }
+            if !quoted, c == 0x3C {
+                var j = i + 1
+                while j < p.count, p[j] != 0x3E { j += 1 }
+                return text(trim(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<j])))
+            }
+        }
+        // addr-spec: header parameters start at the first ';' after the scheme.
+        let end = p.firstIndex(of: 0x3B) ?? p.count
+        return text(trim(UnsafeRawBufferPointer(rebasing: p[0..<end])))
+    }
+
+    /// The value of a header parameter (`;name=value`) after the URI, or anywhere with `anywhere`.
+    static func parameter(_ p: UnsafeRawBufferPointer, _ name: String, anywhere: Bool = false) -> String? {
+        var from = 0
+        if !anywhere, let close = p.lastIndex(of: 0x3E) { from = close + 1 }
+        let key = Array(name.utf8)
+        var i = from
+        while i < p.count {
+            // A parameter starts after ';' (or at the very start when `anywhere`).
+            let atStart = anywhere && i == 0
+            if p[i] == 0x3B || atStart {
+                var k = atStart ? i : i + 1
+                while k < p.count, p[k] == 0x20 || p[k] == 0x09 { k += 1 }
+                if k + key.count < p.count, p[k + key.count] == 0x3D || p[k + key.count] == 0x20 {
+                    var same = true
+                    for (o, c) in key.enumerated() where p[k + o] | 0x20 != c | 0x20 {
+                        same = false
+                        break
+                    }
+                    if same {
+                        var v = k + key.count
+                        while v < p.count, p[v] == 0x20 || p[v] == 0x3D { v += 1 }
+                        var e = v
+                        if v < p.count, p[v] == 0x22 {
+                            e = v + 1
+                            while e < p.count, p[e] != 0x22 { e += 1 }
+                            return String(decoding: UnsafeRawBufferPointer(rebasing: p[(v + 1)..<e]), as: UTF8.self)
+                        }
+                        while e < p.count, p[e] != 0x3B, p[e] != 0x2C, p[e] != 0x20 { e += 1 }
+                        return String(decoding: UnsafeRawBufferPointer(rebasing: p[v..<e]), as: UTF8.self)
+                    }
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+}
+
+/// P-Access-Network-Info (RFC 7315, 3GPP TS 24.229 §7.2A.4): the cell a call came from.
+public enum AccessNetworkInfo {
+    /// What one PANI value says.
+    public struct Value: Equatable, Sendable {
+        public var cell: CellID
+        public var networkProvided: Bool
+    }
+
+    /// Outcome of reading one value.
+    public enum Outcome: Equatable, Sendable {
+        case cell(Value)
+        /// The value names no cell (Wi-Fi, fixed access, or no location parameter).
+        case none
+        /// A location parameter whose length does not fit its access type.
+        case malformed
+    }
+
+    /// Decodes one value: the access type decides how the hex string splits.
+    public static func decode(_ value: String) -> Outcome {
+        let parts = value.split(separator: ";").map { $0.trimmingSpaces }
+        guard let access = parts.first?.uppercased() else { return .none }
+        var networkProvided = false
+        var param: (name: String, value: String)?
+        for part in parts.dropFirst() {
+            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces }
+            let name = kv[0].lowercased()
+            if name == "network-provided" { networkProvided = true }
+            if kv.count == 2, ["utran-cell-id-3gpp", "cgi-3gpp", "utran-sai-3gpp"].contains(name), param == nil {
+                var v = kv[1]
+                if v.hasPrefix("\""), v.hasSuffix("\""), v.count >= 2 { v = String(v.dropFirst().dropLast()) }
+                param = (name, v)
+            }
+        }
+        guard let param else { return .none }
+        // Lengths of (area, cell) in hex digits by access type and parameter.
+        let split: (Int, Int)
+        switch param.name {
+        case "cgi-3gpp": split = (4, 4)
+        case "utran-sai-3gpp": split = (4, 4)
+        default:
+            if access.hasPrefix("3GPP-NR") {
+                split = (6, 9)
+            } else if access.hasPrefix("3GPP-E-UTRAN") || access.hasPrefix("3GPP-UTRAN") {
+                split = (4, 7)
+            } else if access.hasPrefix("3GPP-GERAN") {
+                split = (4, 4)
+            } else {
+                return .malformed
+            }
+        }
+        let digits = Array(param.value.utf8)
+        let mncLength = digits.count - 3 - split.0 - split.1
+        guard mncLength == 2 || mncLength == 3 else { return .malformed }
+        func number(_ r: Range<Int>, radix: UInt64) -> UInt64? {
+            var v: UInt64 = 0
+            for c in digits[r] {
+                let d: UInt64
+                switch c {
+                case 0x30...0x39: d = UInt64(c - 0x30)
+                case 0x41...0x46: d = UInt64(c - 0x41 + 10)
+                case 0x61...0x66: d = UInt64(c - 0x61 + 10)
+                default: return nil
+                }
+                guard d < radix else { return nil }
+                v = v * radix + d
+            }
+            return v
+        }
+        let a = 3 + mncLength
+        guard let mcc = number(0..<3, radix: 10), let mnc = number(3..<a, radix: 10),
+            let area = number(a..<(a + split.0), radix: 16),
+            let cell = number((a + split.0)..<digits.count, radix: 16), mcc > 0
+        else { return .malformed }
+        return .cell(
+            Value(
+                cell: CellID(mcc: UInt32(mcc), mnc: UInt32(mnc), lac: UInt32(area), ci: cell),
+                networkProvided: networkProvided))
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: String {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
