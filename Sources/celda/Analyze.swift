@@ -9,11 +9,12 @@ struct Analyze: ParsableCommand {
         discussion: """
             INPUT is a CSV dump (or .gz, or - for standard input) with a header row: call_id, start_time \
             (RFC 3339 with offset), caller, callee, duration_s, cell_id (MCC-MNC-LAC-CI), and optionally imei, \
-            imsi, answered.
+            imsi, answered; or a pcap/pcapng capture of SIP signalling, whose calls are assembled per dialog \
+            with the cell from P-Access-Network-Info. Captures and dumps mix freely.
             """
     )
 
-    @Argument(help: "CDR dumps: CSV files, gzip files, or - for standard input.")
+    @Argument(help: "CDR dumps (CSV, gzip, or - for standard input) and packet captures (pcap, pcapng).")
     var inputs: [String]
 
     @Option(help: "Tower file (OpenCellID CSV). Without it calls are unlocated.")
@@ -240,6 +241,7 @@ struct Analyze: ParsableCommand {
         summary.timezone = options.zone.name
         summary.inlineTowers = dump.inlineTowers
         summary.towerDisagreements = dump.towerDisagreements
+        summary.capture = dump.captureStats
         summary.layouts = readers.compactMap { r in r.detection.map { "\(r.path): \($0.notes.joined(separator: "; "))" }
         }
         if !quiet { ProcessInfoLite.stderr(summary.human()) }
@@ -314,6 +316,13 @@ final class RejectWriter: RejectSink {
         } else {
             file = nil
         }
+    }
+
+    func rejectPacket(path: String, packet: Int, code: String, message: String) {
+        if shown.count < 5 { shown.append("\(path)#\(packet): \(message)") }
+        guard let file else { return }
+        let row = [path, "#" + String(packet), code, message, ""].map(Self.quote).joined(separator: ",") + "\n"
+        try? file.write(row)
     }
 
     func reject(path: String, line: Int, reason: RejectReason, raw: UnsafeRawBufferPointer) {

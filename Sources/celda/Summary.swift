@@ -32,6 +32,7 @@ struct Summary {
     var inlineTowers = 0
     var towerDisagreements = 0
     var layouts: [String] = []
+    var capture: CaptureStats?
 
     var rowsPerSecond: Double { seconds > 0 ? Double(rows.read) / seconds : 0 }
 
@@ -62,6 +63,24 @@ struct Summary {
         w.int(rows.skipped)
         key("rows_duplicate")
         w.int(rows.duplicate)
+        key("rows_same_call_legs")
+        w.int(rows.sameCallLegs)
+        if let c = capture {
+            key("packets_read")
+            w.int(c.packets)
+            key("packets_sip")
+            w.int(c.sipPackets)
+            key("sip_messages")
+            w.int(c.sipMessages)
+            key("sip_messages_unusable")
+            w.int(c.sipRejected)
+            key("sip_orphan_messages")
+            w.int(c.orphanMessages)
+            key("calls_assembled")
+            w.int(c.calls)
+            key("capture_problems")
+            counts(c.faults)
+        }
         key("rejected_by_reason")
         counts(rows.rejectedByReason)
         key("skipped_by_reason")
@@ -151,6 +170,12 @@ struct Summary {
                 + "\(g(stats.prisonLinked)) calls on prison towers, \(g(stats.unlocated)) unlocated, \(g(stats.late)) late"
         )
         for l in layouts { lines.append("celda: read \(l)") }
+        if let c = capture {
+            lines.append("celda: captures: " + CaptureSummary.line(c))
+            if rows.sameCallLegs > 0 {
+                lines.append("celda: \(g(rows.sameCallLegs)) call legs share a charging id with a call already counted")
+            }
+        }
         if inlineTowers > 0 || towerDisagreements > 0 {
             lines.append(
                 "celda: \(g(inlineTowers)) towers placed from coordinates in the dump"

@@ -9,7 +9,9 @@ struct Synth: ParsableCommand {
         abstract: "Write a realistic synthetic dump with planted rings and look-alikes.",
         discussion: """
             Writes DIR/cdr.csv.gz (or cdr.csv with --no-gzip), DIR/towers.csv (OpenCellID layout) and \
-            DIR/truth.json (the planted ring lines and look-alikes). Deterministic per seed.
+            DIR/truth.json (the planted ring lines and look-alikes). With --pcap, writes DIR/capture.pcap \
+            instead of the dump: the same calls as SIP dialogs (UDP, some TCP) carrying their towers in \
+            P-Access-Network-Info. Deterministic per seed.
             """
     )
 
@@ -22,6 +24,12 @@ struct Synth: ParsableCommand {
     @Option(help: "Approximate number of rows.")
     var rows: Int = 50_000
 
+    @Flag(help: "Write a SIP packet capture (capture.pcap) instead of a CDR dump.")
+    var pcap = false
+
+    @Option(help: "With --pcap: approximate number of calls (same as --rows).")
+    var calls: Int?
+
     @Option(help: "Number of days covered.")
     var days: Int = 1
 
@@ -33,6 +41,10 @@ struct Synth: ParsableCommand {
 
     func validate() throws {
         if rows < 1_000 || rows > 1_000_000_000 { throw ValidationError("--rows must be between 1000 and 1000000000") }
+        if let c = calls, c < 1_000 || c > 100_000_000 {
+            throw ValidationError("--calls must be between 1000 and 100000000")
+        }
+        if calls != nil && !pcap { throw ValidationError("--calls goes with --pcap (use --rows for a dump)") }
         if days < 1 || days > 366 { throw ValidationError("--days must be between 1 and 366") }
         if SyntheticWorld.Layout(rawValue: layout) == nil {
             throw ValidationError("--layout must be foundation or sabana")
@@ -47,16 +59,25 @@ struct Synth: ParsableCommand {
         }
         var config = SynthConfig()
         config.seed = seed
-        config.rows = rows
+        config.rows = calls ?? rows
         config.days = days
         let world = SyntheticWorld(config: config, prisons: prisons)
         do {
             try FileSystemLite.makeDirectory(out)
-            let dump = try OutputFile(path: out + (gzip ? "/cdr.csv.gz" : "/cdr.csv"), gzip: gzip)
             var failure: InputError?
-            world.writeDump(layout: SyntheticWorld.Layout(rawValue: layout)!) { chunk in
-                guard failure == nil else { return }
-                do throws(InputError) { try dump.write(chunk) } catch { failure = error }
+            let dump: OutputFile
+            if pcap {
+                dump = try OutputFile(path: out + "/capture.pcap")
+                world.writeCapture { chunk in
+                    guard failure == nil else { return }
+                    do throws(InputError) { try dump.write(chunk) } catch { failure = error }
+                }
+            } else {
+                dump = try OutputFile(path: out + (gzip ? "/cdr.csv.gz" : "/cdr.csv"), gzip: gzip)
+                world.writeDump(layout: SyntheticWorld.Layout(rawValue: layout)!) { chunk in
+                    guard failure == nil else { return }
+                    do throws(InputError) { try dump.write(chunk) } catch { failure = error }
+                }
             }
             if let failure { throw failure }
             try dump.close()

@@ -40,6 +40,7 @@ public struct CDRDecoder {
             lon: Int, azimuth: Int, imei: Int, imsi: Int
         )
     public let width: Int
+    let icidColumn: Int
 
     public init(layout: CDRLayout, plan: NumberPlan, zone: ZoneRules) {
         self.layout = layout
@@ -52,6 +53,14 @@ public struct CDRDecoder {
             c(.azimuth), c(.imei), c(.imsi)
         )
         width = layout.header.count
+        icidColumn = layout.columns[.icid] ?? -1
+    }
+
+    /// The hash of the row's charging id, 0 without one (legs sharing it are one call).
+    public func legKey(_ row: Row) -> UInt64 {
+        guard icidColumn >= 0 else { return 0 }
+        let f = Self.trimmed(row.field(icidColumn))
+        return f.isEmpty ? 0 : StableHash.bytes(f)
     }
 
     /// Decodes a row; `source` is stamped on the record.

@@ -23,6 +23,8 @@ public enum CDRField: String, CaseIterable, Sendable {
     case mcc, mnc, lac, ci
     case latitude, longitude, azimuth
     case imei, imsi
+    /// IMS charging id (`P-Charging-Vector icid-value`): legs of one call share it.
+    case icid
 
     /// Header names recognised for the field, normalised (lowercase, no accents, spaces,
     /// underscores, dashes, dots or slashes). Earlier names win when several columns match.
@@ -78,6 +80,7 @@ public enum CDRField: String, CaseIterable, Sendable {
         case .latitude: ["latitud", "latitude", "lat", "latitudcelda", "latitudinicial", "latinicial"]
         case .longitude: ["longitud", "longitude", "lon", "lng", "long", "longitudcelda", "longitudinicial"]
         case .azimuth: ["azimuth", "azimut", "azimutcelda", "orientacion"]
+        case .icid: ["icid", "icidvalue", "imschargingid", "chargingid"]
         case .imei: ["imei", "imeia"]
         case .imsi: ["imsi", "imsia"]
         }

@@ -11,6 +11,8 @@ public struct RowStats: Sendable, Equatable {
     public var rejected = 0
     public var skipped = 0
     public var duplicate = 0
+    /// Of `duplicate`: legs of a call already counted (same charging id).
+    public var sameCallLegs = 0
     /// Blank lines (not rows).
     public var blankLines = 0
     /// Title lines before the header (not rows).
@@ -25,6 +27,7 @@ public struct RowStats: Sendable, Equatable {
         rejected += o.rejected
         skipped += o.skipped
         duplicate += o.duplicate
+        sameCallLegs += o.sameCallLegs
         blankLines += o.blankLines
         titleLines += o.titleLines
         rejectedByReason.merge(o.rejectedByReason, uniquingKeysWith: +)
@@ -35,6 +38,17 @@ public struct RowStats: Sendable, Equatable {
 /// Receives rejected rows (the CLI writes them to `--rejects` and the summary).
 public protocol RejectSink: AnyObject {
     func reject(path: String, line: Int, reason: RejectReason, raw: UnsafeRawBufferPointer)
+    /// A problem in a capture, at a packet.
+    func rejectPacket(path: String, packet: Int, code: String, message: String)
+}
+
+extension RejectSink {
+    public func rejectPacket(path: String, packet: Int, code: String, message: String) {
+        var raw = message
+        raw.withUTF8 {
+            reject(path: path, line: packet, reason: RejectReason(code, message), raw: UnsafeRawBufferPointer($0))
+        }
+    }
 }
 
 /// A spool of call ids for inputs that cannot be read twice (pipes, gzip): each id is written
@@ -130,21 +144,29 @@ public final class DumpReader {
     public let inputIndex: Int
     public let options: ReaderOptions
     public weak var rejects: (any RejectSink)?
-    public private(set) var stats = RowStats()
-    public private(set) var detection: Detection?
+    public internal(set) var stats = RowStats()
+    public internal(set) var detection: Detection?
     /// Bytes of the input (file size, or bytes read from a stream).
     public private(set) var bytes = 0
     public private(set) var kind = InputOpener.Kind.text
     /// The hash of the raw bytes of the row behind the last record returned (for duplicates).
-    public private(set) var lastRowHash: UInt64 = 0
+    public internal(set) var lastRowHash: UInt64 = 0
     var cursor: RowCursor?
     var decoder: CDRDecoder?
     var mapped: MappedFile?
     var spool: CallIDSpool?
     var counting: CountingSource?
+    /// The capture behind this input, when it is one.
+    public internal(set) var capture: CaptureReader?
+    var captureIdentities = IdentityTable()
+    /// Limits for captures.
+    public var captureLimits = CaptureLimits()
+    /// A hash of the call's charging id (`icid`) when known, else 0: legs of one call seen at
+    /// several hops share it and are counted once.
+    public internal(set) var lastLegKey: UInt64 = 0
     /// SHA-256 of the raw input bytes, when `hashing` is set before ``open()``.
     public var hashing = false
-    public private(set) var sha256: String?
+    public internal(set) var sha256: String?
 
     public init(path: String, inputIndex: Int, options: ReaderOptions) {
         self.path = path
@@ -153,7 +175,9 @@ public final class DumpReader {
     }
 
     public var layout: CDRLayout { detection?.layout ?? CDRLayout() }
-    public var identities: IdentityTable { decoder?.identities ?? IdentityTable() }
+    public var identities: IdentityTable {
+        capture != nil ? captureIdentities : decoder?.identities ?? IdentityTable()
+    }
     public var siteNames: SiteNames { decoder?.sites ?? SiteNames() }
 
     /// Towers first seen with inline coordinates since the last call (drained).
@@ -170,12 +194,11 @@ public final class DumpReader {
     public func open() throws(InputError) {
         let (opened, kind, size) = try InputOpener.open(path)
         self.kind = kind
-        if kind == .pcap || kind == .pcapng {
-            throw InputError(
-                .unsupported, path: path,
-                "is a packet capture (\(kind == .pcap ? "pcap" : "pcapng")); this build reads CDR CSV dumps")
-        }
         bytes = size ?? 0
+        if kind == .pcap || kind == .pcapng || (kind == .gzip && path.hasSuffix("cap.gz")) {
+            try openCapture(opened)
+            return
+        }
         let cursor: RowCursor
         switch opened {
         case .mapped(let file):
@@ -374,6 +397,7 @@ public final class DumpReader {
 
     /// The next accepted record, or `nil` at the end of the input.
     public func next() throws(InputError) -> CallRecord? {
+        if capture != nil { return try nextFromCapture() }
         guard let cursor, decoder != nil else { return nil }
         while try cursor.next() {
             let row = cursor.row
@@ -397,6 +421,7 @@ public final class DumpReader {
             case .record(let record):
                 stats.accepted += 1
                 lastRowHash = StableHash.bytes(row.raw)
+                lastLegKey = decoder!.legKey(row)
                 return record
             case .skipped(let why):
                 stats.skipped += 1
@@ -415,10 +440,12 @@ public final class DumpReader {
         rejects?.reject(path: path, line: row.line, reason: reason, raw: row.raw)
     }
 
-    /// Counts a record the caller found to be an exact duplicate of an earlier row.
-    public func countDuplicate() {
+    /// Counts a record the caller found to be an exact duplicate of an earlier row, or (with
+    /// `sameCall`) another leg of a call already counted.
+    public func countDuplicate(sameCall: Bool = false) {
         stats.accepted -= 1
         stats.duplicate += 1
+        if sameCall { stats.sameCallLegs += 1 }
     }
 
     func finish() {
@@ -431,6 +458,10 @@ public final class DumpReader {
     /// The evidence id of a record from this input: its call id, or `FILE:LINE` without a
     /// call-id column.
     public func callID(of ref: SourceRef) -> String {
+        if capture != nil {
+            if let bytes = spool?.read(ref.offset), !bytes.isEmpty { return String(decoding: bytes, as: UTF8.self) }
+            return "\(path)#\(ref.line)"
+        }
         guard let idColumn = layout.columns[.callID] else { return "\(path):\(ref.line)" }
         if let spool {
             if let bytes = spool.read(ref.offset), !bytes.isEmpty {

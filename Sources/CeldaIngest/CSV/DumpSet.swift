@@ -16,10 +16,13 @@ public final class DumpSet {
     /// Inline coordinates more than 1 km from the tower file's position for the same cell.
     public private(set) var towerDisagreements = 0
     var duplicates: DuplicateFilter
+    /// Charging ids seen (legs of one call at several hops count once).
+    var legs: DuplicateFilter
 
     public init(readers: [DumpReader], maxDisorder: EventTime) {
         self.readers = readers
         self.duplicates = DuplicateFilter(horizon: maxDisorder + CivilTime.minute)
+        self.legs = DuplicateFilter(horizon: maxDisorder + CivilTime.minute)
     }
 
     /// Reads every input, calling `sink` with each record in merged order.
@@ -44,8 +47,11 @@ public final class DumpSet {
             }
             if best < 0 { break }
             let record = heads[best]!
+            let leg = readers[best].lastLegKey
             if duplicates.isDuplicate(hashes[best], start: record.start) {
                 readers[best].countDuplicate()
+            } else if leg != 0, legs.isDuplicate(leg, start: record.start, nearby: true) {
+                readers[best].countDuplicate(sameCall: true)
             } else {
                 sink(record)
             }
@@ -72,6 +78,15 @@ public final class DumpSet {
         return record
     }
 
+    /// Capture counts over every input that is a capture.
+    public var captureStats: CaptureStats? {
+        let captures = readers.compactMap { $0.capture?.stats }
+        guard !captures.isEmpty else { return nil }
+        var s = CaptureStats()
+        for c in captures { s.add(c) }
+        return s
+    }
+
     /// Row counts over every input.
     public var stats: RowStats {
         var s = RowStats()
@@ -90,7 +105,8 @@ struct DuplicateFilter {
 
     init(horizon: EventTime) { self.horizon = horizon }
 
-    mutating func isDuplicate(_ hash: UInt64, start: EventTime) -> Bool {
+    /// Whether `hash` was seen in the minute of `start` (or, with `nearby`, the minutes either side).
+    mutating func isDuplicate(_ hash: UInt64, start: EventTime, nearby: Bool = false) -> Bool {
         let minute = start / CivilTime.minute
         if start > maxSeen {
             maxSeen = start
@@ -101,6 +117,9 @@ struct DuplicateFilter {
                     buckets = buckets.filter { $0.key >= oldest }
                 }
             }
+        }
+        if nearby, buckets[minute - 1]?.contains(hash) == true || buckets[minute + 1]?.contains(hash) == true {
+            return true
         }
         return !buckets[minute, default: []].insert(hash).inserted
     }

@@ -42,10 +42,15 @@ public final class CaptureReader: PacketSink {
     var done = false
     var pendingError: InputError?
 
-    public init(path: String, limits: CaptureLimits = CaptureLimits()) throws(InputError) {
+    /// Opens a capture by path, or reads it from `stream` (a pipe or a gzip stream).
+    public init(
+        path: String, stream: (any ByteSource)? = nil, limits: CaptureLimits = CaptureLimits()
+    )
+        throws(InputError)
+    {
         self.path = path
         self.limits = limits
-        file = try PcapFile(path: path)
+        file = try PcapFile(path: path, stream: stream)
         decoder = PacketDecoder(limits: limits, sink: self)
         assembler = CallAssembler(
             limits: limits,

@@ -10,6 +10,8 @@ import CPcap
 /// machines without it; reading a capture there is a clear error naming the library.
 struct PcapLibrary: @unchecked Sendable {
     typealias OpenFn = @convention(c) (UnsafePointer<CChar>?, UInt32, UnsafeMutablePointer<CChar>?) -> OpaquePointer?
+    typealias FOpenFn =
+        @convention(c) (UnsafeMutablePointer<FILE>?, UInt32, UnsafeMutablePointer<CChar>?) -> OpaquePointer?
     typealias NextFn =
         @convention(c) (
             OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<pcap_pkthdr>?>?,
@@ -21,6 +23,7 @@ struct PcapLibrary: @unchecked Sendable {
     typealias VersionFn = @convention(c) () -> UnsafePointer<CChar>?
 
     let open: OpenFn
+    let fopen: FOpenFn
     let next: NextFn
     let datalink: IntFn
     let precision: IntFn
@@ -50,6 +53,7 @@ struct PcapLibrary: @unchecked Sendable {
             return unsafeBitCast(p, to: type)
         }
         guard let open = sym("pcap_open_offline_with_tstamp_precision", OpenFn.self),
+            let fopen = sym("pcap_fopen_offline_with_tstamp_precision", FOpenFn.self),
             let next = sym("pcap_next_ex", NextFn.self),
             let datalink = sym("pcap_datalink", IntFn.self),
             let precision = sym("pcap_get_tstamp_precision", IntFn.self),
@@ -62,7 +66,8 @@ struct PcapLibrary: @unchecked Sendable {
         let version = sym("pcap_lib_version", VersionFn.self).flatMap { $0() }.map { String(cString: $0) } ?? "libpcap"
         return .success(
             PcapLibrary(
-                open: open, next: next, datalink: datalink, precision: precision, geterr: geterr, close: close,
+                open: open, fopen: fopen, next: next, datalink: datalink, precision: precision, geterr: geterr,
+                close: close,
                 version: version))
     }
 }
@@ -89,7 +94,9 @@ final class PcapFile {
     let nanoseconds: Bool
     private(set) var count = 0
 
-    init(path: String) throws(InputError) {
+    /// Opens a capture file by path, or reads one from a stream (a pipe, standard input, or a
+    /// gzip-compressed capture) through a `FILE` that pulls from `stream`.
+    init(path: String, stream: (any ByteSource)? = nil) throws(InputError) {
         self.path = path
         let lib: PcapLibrary
         switch PcapLibrary.shared {
@@ -143,4 +150,38 @@ final class PcapFile {
     }
 
     deinit { close() }
+}
+
+/// A C `FILE` reading from a ``ByteSource`` (glibc `fopencookie`), so libpcap reads captures
+/// from pipes and gzip streams too.
+enum StreamFile {
+    final class Box {
+        var source: any ByteSource
+        init(_ s: any ByteSource) { source = s }
+    }
+
+    static func open(_ source: any ByteSource) -> UnsafeMutablePointer<FILE>? {
+        let box = Unmanaged.passRetained(Box(source)).toOpaque()
+        var io = celda_cookie_io()
+        io.read = { cookie, buffer, size in
+            guard let cookie, let buffer else { return -1 }
+            let box = Unmanaged<Box>.fromOpaque(cookie).takeUnretainedValue()
+            do throws(InputError) {
+                return try box.source.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size))
+            } catch {
+                return -1
+            }
+        }
+        io.close = { cookie in
+            guard let cookie else { return 0 }
+            let box = Unmanaged<Box>.fromOpaque(cookie).takeRetainedValue()
+            box.source.close()
+            return 0
+        }
+        guard let f = celda_fopencookie(box, "r", io) else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            return nil
+        }
+        return f
+    }
 }
