@@ -179,7 +179,10 @@ public struct NumberPlan: Sendable, Hashable {
             if isURI || !sawDigit || startsWithLetter { return .text }
             return .invalid
         }
-        return classify(value: value, count: count, plus: plus)
+        let outcome = classify(value: value, count: count, plus: plus)
+        // A SIP/tel URI whose user part is no valid number (too many digits) is an identity.
+        if isURI, outcome == .invalid { return .text }
+        return outcome
     }
 
     @inlinable

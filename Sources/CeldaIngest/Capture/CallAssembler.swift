@@ -59,6 +59,8 @@ final class CallAssembler {
         /// Released as it is (timeout, limit, or end of capture).
         var closed = false
         var lastActivity: Int64
+        /// The caller's From-tag: requests carrying it come from the calling side.
+        var fromTag: String
     }
 
     let limits: CaptureLimits
@@ -120,7 +122,7 @@ final class CallAssembler {
             callID: m.callID, start: time, caller: Self.caller(m), callee: m.requestURI.isEmpty ? m.to : m.requestURI,
             icid: m.icid, packet: packet)
         locate(&call, m, packet: packet)
-        let d = Dialog(call: call, lastActivity: time)
+        let d = Dialog(call: call, lastActivity: time, fromTag: m.fromTag)
         let slot: Int
         if let f = free.popLast() {
             slot = f
@@ -179,6 +181,9 @@ final class CallAssembler {
                 if !d.ended { end(&d, d.call.answer != nil ? .answered : .cancelled, time) }
             default: break
             }
+            // Later requests from the calling side (BYE, UPDATE, PRACK…) may carry the cell too, a
+            // network-provided one added by the P-CSCF.
+            if method != .invite, !m.accessInfo.isEmpty, m.fromTag == d.fromTag { locate(&d.call, m, packet: packet) }
             return
         }
         guard m.cseqMethod == .invite else { return }

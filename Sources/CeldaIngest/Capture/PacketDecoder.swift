@@ -678,7 +678,7 @@ final class TCPStream {
                         pos = all.count
                     } else if rest.count > limits.headerBytes {
                         pos = all.count
-                        if mode != .other {
+                        if mode != .other, !resync {
                             note(decoder, "sip-header-limit", "a line over \(limits.headerBytes) bytes")
                         }
                     }
