@@ -44,7 +44,7 @@ struct Calls: ParsableCommand {
             try out.write(CallsCSV.header)
             for path in FileSystemLite.expand(inputs) {
                 let reader: CaptureReader
-                do throws(InputError) { reader = try CaptureReader(path: path) } catch {
+                do throws(InputError) { reader = try CaptureReader.open(path) } catch {
                     ProcessInfoLite.stderr("celda: \(error)")
                     failed = true
                     continue

@@ -449,3 +449,98 @@ enum CLI {
         #expect(bad.stderr.contains("burst.windw"))
     }
 }
+
+@Suite(.serialized) struct CaptureEndToEndTests {
+    static let corpus = CLI.root.deletingLastPathComponent().appendingPathComponent("shared/corpus/pcap").path
+
+    /// A synthetic IMS capture with planted rings goes through detection; its calls table reads
+    /// back as a dump and gives the very same alert log.
+    @Test func synthCaptureDetectsRingsAndReadsBackAsCSV() throws {
+        let dir = CLI.tempDir()
+        let s = try CLI.run(["synth", "--pcap", "--calls", "30000", "--days", "2", "--seed", "404", "--out", dir])
+        #expect(s.status == 0, "\(s.stderr)")
+        let a = try CLI.run([
+            "analyze", dir + "/capture.pcap", "--towers", dir + "/towers.csv", "--alerts", dir + "/cap.jsonl",
+            "--summary-json", dir + "/s.json",
+        ])
+        #expect(a.status == 0, "\(a.stderr)")
+        let summary = try CLI.json(try String(contentsOfFile: dir + "/s.json", encoding: .utf8))
+        #expect(summary["calls_assembled"] as? Int == summary["rows_read"] as? Int)
+        #expect((summary["packets_read"] as? Int ?? 0) > 150_000)
+        #expect((summary["capture_problems"] as? [String: Any])?.isEmpty == true)
+        #expect(summary["records_unlocated"] as? Int == 0)
+        let e = try CLI.run(["eval", "--truth", dir + "/truth.json", dir + "/cap.jsonl", "--json", dir + "/q.json"])
+        let q = try CLI.json(try String(contentsOfFile: dir + "/q.json", encoding: .utf8))
+        let line = q["line"] as? [String: Any]
+        #expect(line?["recall"] as? Double == 1, "\(e.stdout)")
+        #expect(line?["precision"] as? Double == 1, "\(e.stdout)")
+        #expect(q["lookalikes_flagged"] as? Int == 0, "\(e.stdout)")
+        #expect(q["line_alerts_with_prison"] as? Int == q["line_alerts"] as? Int)
+
+        let c = try CLI.run(["calls", dir + "/capture.pcap", "-o", dir + "/calls.csv"])
+        #expect(c.status == 0)
+        #expect(try CLI.lines(dir + "/calls.csv").first == CallsHeader.text)
+        let b = try CLI.run([
+            "analyze", dir + "/calls.csv", "--towers", dir + "/towers.csv", "--alerts", dir + "/csv.jsonl", "--quiet",
+        ])
+        #expect(b.status == 0)
+        let fromCapture = try String(contentsOfFile: dir + "/cap.jsonl", encoding: .utf8)
+        #expect(!fromCapture.isEmpty)
+        #expect(try String(contentsOfFile: dir + "/csv.jsonl", encoding: .utf8) == fromCapture)
+    }
+
+    @Test func capturesAndDumpsMixAndCorpusReadsClean() throws {
+        let dir = CLI.tempDir()
+        let r = try CLI.run([
+            "analyze", Self.corpus, "Samples/cdr/sample.csv.gz", "--towers", "Samples/towers/sample-towers.csv",
+            "--alerts", dir + "/a.jsonl", "--summary-json", dir + "/s.json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try CLI.json(try String(contentsOfFile: dir + "/s.json", encoding: .utf8))
+        #expect(summary["calls_assembled"] as? Int == 73)
+        #expect(summary["rows_read"] as? Int == 50_000 + 73)
+        #expect(summary["packets_read"] as? Int == 9_122)
+        #expect(r.stderr.contains("captures: 9122 packets"))
+    }
+
+    @Test func truncatedCaptureExitsOneNamingThePacket() throws {
+        let dir = CLI.tempDir()
+        let whole = try Data(contentsOf: URL(fileURLWithPath: Self.corpus + "/ndpi-gre-sip.pcapng"))
+        _ = FileManager.default.createFile(atPath: dir + "/cut.pcapng", contents: whole.prefix(whole.count - 300))
+        let c = try CLI.run(["calls", dir + "/cut.pcapng", "-o", dir + "/calls.csv"])
+        #expect(c.status == 1)
+        #expect(c.stderr.contains("packet 36"), "\(c.stderr)")
+        #expect(try CLI.lines(dir + "/calls.csv").count == 6)
+        let a = try CLI.run(["analyze", dir + "/cut.pcapng", "--alerts", dir + "/a.jsonl"])
+        #expect(a.status == 1)
+        #expect(a.stderr.contains("packet 36"))
+        #expect(a.stderr.contains("read 5 rows"))
+    }
+
+    @Test func captureFromAPipeOrGzipGivesTheSameCalls() throws {
+        let dir = CLI.tempDir()
+        let file = Self.corpus + "/hep-sip-ipv4-tcp-fragmented.pcap"
+        let direct = try CLI.run(["calls", file, "--quiet"])
+        let piped = try CLI.run(["calls", "-", "--quiet"], stdin: try Data(contentsOf: URL(fileURLWithPath: file)))
+        func body(_ s: String) -> [String] {
+            s.split(separator: "\n").map { String($0.split(separator: ",").dropLast().joined(separator: ",")) }
+        }
+        #expect(piped.status == 0)
+        #expect(body(piped.stdout) == body(direct.stdout))
+        #expect(direct.stdout.split(separator: "\n").count == 38)
+        let gz = Process()
+        gz.executableURL = URL(fileURLWithPath: "/bin/sh")
+        gz.arguments = ["-c", "gzip -c '\(file)' > '\(dir)/f.pcap.gz'"]
+        try gz.run()
+        gz.waitUntilExit()
+        let zipped = try CLI.run(["calls", dir + "/f.pcap.gz", "--quiet"])
+        #expect(zipped.status == 0, "\(zipped.stderr)")
+        #expect(body(zipped.stdout) == body(direct.stdout))
+        let analysed = try CLI.run(["analyze", dir + "/f.pcap.gz", "--alerts", dir + "/a.jsonl"])
+        #expect(analysed.stderr.contains("37 calls"), "\(analysed.stderr)")
+    }
+}
+
+enum CallsHeader {
+    static let text = "call_id,start_time,answer_time,end_time,duration_s,caller,callee,cell_id,disposition,icid,source"
+}

@@ -195,7 +195,7 @@ public final class DumpReader {
         let (opened, kind, size) = try InputOpener.open(path)
         self.kind = kind
         bytes = size ?? 0
-        if kind == .pcap || kind == .pcapng || (kind == .gzip && path.hasSuffix("cap.gz")) {
+        if kind == .pcap || kind == .pcapng {
             try openCapture(opened)
             return
         }

@@ -61,6 +61,19 @@ public final class CaptureReader: PacketSink {
             fault: { [unowned self] code, packet, message in self.fault(code, packet: packet, message) })
     }
 
+    /// Opens a capture file, pipe (`-` for standard input) or gzip-compressed capture.
+    public static func open(_ path: String, limits: CaptureLimits = CaptureLimits()) throws(InputError) -> CaptureReader
+    {
+        let (opened, kind, _) = try InputOpener.open(path)
+        guard kind == .pcap || kind == .pcapng else {
+            throw InputError(.unsupported, path: path, "is not a pcap or pcapng capture")
+        }
+        switch opened {
+        case .mapped: return try CaptureReader(path: path, limits: limits)
+        case .stream(let source, _): return try CaptureReader(path: path, stream: source, limits: limits)
+        }
+    }
+
     /// The link-layer type of the capture.
     public var linkType: Int32 { file.linkType }
     /// libpcap's version string.

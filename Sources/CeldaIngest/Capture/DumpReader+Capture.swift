@@ -11,7 +11,7 @@ extension DumpReader {
         case .stream(let source, _):
             reader = try CaptureReader(path: path, stream: source, limits: captureLimits)
         }
-        if hashing { sha256 = try Self.fileSHA256(path) }
+        if hashing, path != "-" { sha256 = try Self.fileSHA256(path) }
         reader.onFault = { [unowned self] code, packet, message in
             self.rejects?.rejectPacket(path: self.path, packet: packet, code: code, message: message)
         }

@@ -105,8 +105,16 @@ final class PcapFile {
         }
         self.lib = lib
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        let h = errbuf.withUnsafeMutableBufferPointer {
-            lib.open(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), $0.baseAddress)
+        let precision = UInt32(PCAP_TSTAMP_PRECISION_NANO)
+        let h: OpaquePointer?
+        if let stream {
+            guard let file = StreamFile.open(stream) else {
+                throw InputError(.unreadable, path: path, "cannot set up a stream for libpcap")
+            }
+            h = errbuf.withUnsafeMutableBufferPointer { lib.fopen(file, precision, $0.baseAddress) }
+            if h == nil { fclose(file) }
+        } else {
+            h = errbuf.withUnsafeMutableBufferPointer { lib.open(path, precision, $0.baseAddress) }
         }
         guard let h else {
             let message = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

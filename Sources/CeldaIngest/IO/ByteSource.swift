@@ -202,7 +202,7 @@ public enum InputOpener {
             var src = PeekSource(DescriptorSource(fd: 0, path: "-", ownsDescriptor: false))
             let kind = try src.peekKind()
             switch kind {
-            case .gzip: return (.stream(GzipSource(src, path: path), gzip: true), kind, nil)
+            case .gzip: return try gunzipped(GzipSource(src, path: path), size: nil)
             default: return (.stream(src, gzip: false), kind, nil)
             }
         }
@@ -227,11 +227,9 @@ public enum InputOpener {
             let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
             let kind = head.withUnsafeBytes { sniff(UnsafeRawBufferPointer(rebasing: $0.prefix(max(0, n)))) }
             if kind == .gzip {
-                return (
-                    .stream(
-                        GzipSource(DescriptorSource(fd: fd, path: path, ownsDescriptor: true), path: path), gzip: true),
-                    kind, Int(st.st_size)
-                )
+                return try gunzipped(
+                    GzipSource(DescriptorSource(fd: fd, path: path, ownsDescriptor: true), path: path),
+                    size: Int(st.st_size))
             }
             do throws(InputError) {
                 let m = try MappedFile(fd: fd, size: Int(st.st_size), path: path)
@@ -245,8 +243,15 @@ public enum InputOpener {
         // A pipe or device.
         var src = PeekSource(DescriptorSource(fd: fd, path: path, ownsDescriptor: true))
         let kind = try src.peekKind()
-        if kind == .gzip { return (.stream(GzipSource(src, path: path), gzip: true), kind, nil) }
+        if kind == .gzip { return try gunzipped(GzipSource(src, path: path), size: nil) }
         return (.stream(src, gzip: false), kind, nil)
+    }
+
+    /// A gzip stream, with the kind of what it holds: a compressed capture is a capture.
+    static func gunzipped(_ source: some ByteSource, size: Int?) throws(InputError) -> (Opened, Kind, size: Int?) {
+        var peek = PeekSource(source)
+        let inner = try peek.peekKind()
+        return (.stream(peek, gzip: true), inner == .pcap || inner == .pcapng ? inner : .gzip, size)
     }
 }
 
