@@ -6,8 +6,35 @@ public struct EngineConfig: Sendable, Hashable {
     public var shards: Int = 1
     /// How often detectors are told that event time advanced.
     public var tick: EventTime = 10 * CivilTime.minute
+    /// The part of the key space this process owns (`--shard K/N`).
+    public var partition = KeyPartition.whole
 
     public init() {}
+}
+
+/// The keys one process owns: those whose `StableHash.mix(key) % parts == part` (`--shard K/N`).
+/// Within the process, key `k` goes to lane `(mix(k) / parts) % lanes` (a thread or an in-process
+/// shard), so every (part, lane) holds a disjoint set of keys whatever the counts.
+public struct KeyPartition: Sendable, Hashable {
+    public var part: Int
+    public var parts: Int
+
+    public init(part: Int, parts: Int) {
+        precondition(parts >= 1 && part >= 0 && part < parts)
+        self.part = part
+        self.parts = parts
+    }
+
+    /// Every key.
+    public static let whole = KeyPartition(part: 0, parts: 1)
+
+    /// The lane of `key` among `lanes`, or `nil` when another process owns it.
+    @inlinable public func lane(of key: UInt64, lanes: Int) -> Int? {
+        let h = StableHash.mix(key)
+        if parts == 1 { return lanes == 1 ? 0 : Int(h % UInt64(lanes)) }
+        guard h % UInt64(parts) == UInt64(part) else { return nil }
+        return lanes == 1 ? 0 : Int((h / UInt64(parts)) % UInt64(lanes))
+    }
 }
 
 /// Counters the engine keeps for the summary.
@@ -21,7 +48,148 @@ public struct EngineStats: Sendable, Equatable {
     public init() {}
 }
 
-/// The streaming pipeline after decoding: locate → order → route by key → detectors.
+/// Records released in event-time order, with the points where event time ticks.
+public struct Batch: Sendable {
+    public struct Tick: Sendable {
+        /// Advance before dispatching `records[at]` (or at the end when `at == records.count`).
+        public var at: Int
+        public var time: EventTime
+    }
+
+    public var records: [CallRecord] = []
+    public var ticks: [Tick] = []
+    /// The site table to read while dispatching this batch.
+    public var sites: SiteTable?
+
+    public init() {}
+
+    public var isEmpty: Bool { records.isEmpty && ticks.isEmpty }
+
+    public mutating func removeAll() {
+        records.removeAll(keepingCapacity: true)
+        ticks.removeAll(keepingCapacity: true)
+    }
+}
+
+/// The serial front of the engine: locate → order → tick decisions → allowlist. It fills
+/// batches that the shard runners (in this thread or others) dispatch.
+public struct EngineFront {
+    public let config: EngineConfig
+    public let allowlist: NumberList
+    public let sites: SiteTable
+    private var reorder: ReorderBuffer
+    private var nextTick: EventTime = .min
+    private var due: [CallRecord] = []
+    public private(set) var stats = EngineStats()
+
+    public init(sites: SiteTable, config: EngineConfig, allowlist: NumberList) {
+        self.sites = sites
+        self.config = config
+        self.allowlist = allowlist
+        self.reorder = ReorderBuffer(maxDisorder: config.maxDisorder)
+    }
+
+    /// Locates a record and appends what the reorder buffer releases to `batch`.
+    public mutating func ingest(_ record: CallRecord, into batch: inout Batch) {
+        var r = record
+        r.site = sites.site(of: r.cell)
+        stats.records += 1
+        if !r.isLocated {
+            stats.unlocated += 1
+        } else if sites.reachesPrison(r.site) {
+            stats.prisonLinked += 1
+        }
+        due.removeAll(keepingCapacity: true)
+        reorder.push(r, into: &due)
+        for i in due.indices { release(due[i], into: &batch) }
+        stats.late = reorder.lateCount
+    }
+
+    private mutating func release(_ r: CallRecord, into batch: inout Batch) {
+        if !allowlist.isEmpty, allowlist.contains(r.caller) {
+            stats.allowlisted += 1
+            return
+        }
+        if !r.flags.contains(.late), r.start >= nextTick {
+            if nextTick != .min { batch.ticks.append(Batch.Tick(at: batch.records.count, time: r.start)) }
+            nextTick = (r.start / config.tick + 1) * config.tick
+        }
+        batch.records.append(r)
+    }
+
+    /// End of input: releases everything held.
+    public mutating func flush(into batch: inout Batch) {
+        due.removeAll(keepingCapacity: true)
+        reorder.flush(into: &due)
+        for i in due.indices { release(due[i], into: &batch) }
+        stats.late = reorder.lateCount
+    }
+}
+
+/// One lane's detectors: a shard of every family, fed whole batches; it takes the records whose
+/// keys fall in its lane.
+public struct ShardRunner: Sendable {
+    public let lane: Int
+    public let lanes: Int
+    public let partition: KeyPartition
+    private var families: [any Detector]
+    public private(set) var output = DetectorOutput()
+
+    public init(detectors: [any Detector], lane: Int, lanes: Int, partition: KeyPartition = .whole) {
+        self.lane = lane
+        self.lanes = lanes
+        self.partition = partition
+        self.families = detectors.map { $0.makeShard() }
+    }
+
+    /// Dispatches a batch in order.
+    public mutating func run(_ batch: Batch, context: DetectorContext) {
+        var t = 0
+        let records = batch.records
+        for i in records.indices {
+            while t < batch.ticks.count, batch.ticks[t].at == i {
+                advance(to: batch.ticks[t].time, context: context)
+                t += 1
+            }
+            let r = records[i]
+            for f in families.indices {
+                if let key = families[f].routingKey(of: r, context: context),
+                    partition.lane(of: key, lanes: lanes) == lane
+                {
+                    families[f].observe(r, role: .primary, context: context, output: &output)
+                }
+                if let key = families[f].secondaryKey(of: r, context: context),
+                    partition.lane(of: key, lanes: lanes) == lane
+                {
+                    families[f].observe(r, role: .secondary, context: context, output: &output)
+                }
+            }
+        }
+        while t < batch.ticks.count {
+            advance(to: batch.ticks[t].time, context: context)
+            t += 1
+        }
+    }
+
+    private mutating func advance(to time: EventTime, context: DetectorContext) {
+        for f in families.indices { families[f].advance(to: time, context: context, output: &output) }
+    }
+
+    /// End of input: closes every window; returns what this lane found.
+    public mutating func finish(context: DetectorContext) -> DetectorOutput {
+        for f in families.indices { families[f].finish(context: context, output: &output) }
+        let out = output
+        output = DetectorOutput()
+        return out
+    }
+
+    /// Keys held.
+    public var keyCount: Int { families.reduce(0) { $0 + $1.keyCount } }
+}
+
+/// The streaming pipeline after decoding, on one thread: locate → order → route by key →
+/// detectors → second stages. (`ParallelEngine` in CeldaIngest runs the lanes on threads and
+/// gives the same result.)
 ///
 /// ```swift
 /// var engine = Engine(detectors: [BurstDetector(config: .init())], sites: sites, config: .init())
@@ -31,13 +199,10 @@ public struct EngineStats: Sendable, Equatable {
 public struct Engine {
     public let context: DetectorContext
     public let config: EngineConfig
-    private var families: [[any Detector]]
-    private var reorder: ReorderBuffer
-    private var output = DetectorOutput()
+    private var front: EngineFront
+    private var runners: [ShardRunner]
     private let stages: [any SecondStage]
-    private var nextTick: EventTime = .min
-    private var due: [CallRecord] = []
-    public private(set) var stats = EngineStats()
+    private var batch = Batch()
 
     public init(
         detectors: [any Detector], sites: SiteTable, config: EngineConfig, stages: [any SecondStage] = [],
@@ -47,73 +212,50 @@ public struct Engine {
         self.stages = stages
         self.config = config
         let n = max(1, config.shards)
-        self.families = detectors.map { d in (0..<n).map { _ in d.makeShard() } }
-        self.reorder = ReorderBuffer(maxDisorder: config.maxDisorder)
+        self.front = EngineFront(sites: sites, config: config, allowlist: allowlist)
+        self.runners = (0..<n).map {
+            ShardRunner(detectors: detectors, lane: $0, lanes: n, partition: config.partition)
+        }
     }
+
+    public var stats: EngineStats { front.stats }
 
     /// Locates a decoded record and feeds it through ordering to the detectors.
     public mutating func ingest(_ record: CallRecord) {
-        var r = record
-        r.site = context.sites.site(of: r.cell)
-        stats.records += 1
-        if !r.isLocated {
-            stats.unlocated += 1
-        } else if context.sites.reachesPrison(r.site) {
-            stats.prisonLinked += 1
-        }
-        due.removeAll(keepingCapacity: true)
-        reorder.push(r, into: &due)
-        for i in due.indices { dispatch(due[i]) }
-        stats.late = reorder.lateCount
+        front.ingest(record, into: &batch)
+        if batch.records.count >= 1024 { dispatch() }
     }
 
-    private mutating func dispatch(_ r: CallRecord) {
-        if !context.allowlist.isEmpty, context.allowlist.contains(r.caller) {
-            stats.allowlisted += 1
-            return
-        }
-        if !r.flags.contains(.late), r.start >= nextTick {
-            if nextTick != .min { tickAll(to: r.start) }
-            nextTick = (r.start / config.tick + 1) * config.tick
-        }
-        for f in families.indices {
-            let n = UInt64(families[f].count)
-            if let key = families[f][0].routingKey(of: r, context: context) {
-                families[f][Int(StableHash.mix(key) % n)].observe(r, role: .primary, context: context, output: &output)
-            }
-            if let key = families[f][0].secondaryKey(of: r, context: context) {
-                families[f][Int(StableHash.mix(key) % n)].observe(
-                    r, role: .secondary, context: context, output: &output)
-            }
-        }
-    }
-
-    private mutating func tickAll(to t: EventTime) {
-        for f in families.indices {
-            for s in families[f].indices {
-                families[f][s].advance(to: t, context: context, output: &output)
-            }
-        }
+    private mutating func dispatch() {
+        for i in runners.indices { runners[i].run(batch, context: context) }
+        batch.removeAll()
     }
 
     /// Keys held by all detectors (for tests and memory accounting).
-    public var keyCount: Int { families.reduce(0) { $0 + $1.reduce(0) { $0 + $1.keyCount } } }
+    public var keyCount: Int { runners.reduce(0) { $0 + $1.keyCount } }
 
-    /// Ends the input: releases what is buffered, closes every window, returns all alerts
-    /// (unsorted; ``AlertSink`` orders them).
+    /// Ends the input: releases what is buffered, closes every window; returns the keyed
+    /// detectors' findings merged in canonical order.
+    public mutating func finishFindings() -> DetectorOutput {
+        front.flush(into: &batch)
+        dispatch()
+        return DetectorOutput.merged(runners.indices.map { runners[$0].finish(context: context) })
+    }
+
+    /// Ends the input and returns all alerts, second stages included (unsorted; the writer
+    /// orders them).
     public mutating func finish() -> [Alert] {
-        due.removeAll(keepingCapacity: true)
-        reorder.flush(into: &due)
-        for i in due.indices { dispatch(due[i]) }
-        for f in families.indices {
-            for s in families[f].indices {
-                families[f][s].finish(context: context, output: &output)
-            }
-        }
-        stats.late = reorder.lateCount
-        var out = output.alerts
-        for stage in stages { out += stage.run(output, context: context) }
-        output = DetectorOutput()
+        Self.complete(finishFindings(), stages: stages, context: context)
+    }
+
+    /// Runs the second stages over merged findings and applies the allowlist.
+    public static func complete(
+        _ found: DetectorOutput, stages: [any SecondStage], context: DetectorContext
+    )
+        -> [Alert]
+    {
+        var out = found.alerts
+        for stage in stages { out += stage.run(found, context: context) }
         if !context.allowlist.isEmpty {
             out.removeAll { a in
                 switch a.entity {
@@ -123,5 +265,63 @@ public struct Engine {
             }
         }
         return out
+    }
+}
+
+extension DetectorOutput {
+    /// Several lanes' findings as one, in an order that does not depend on how the keys were split.
+    public static func merged(_ parts: [DetectorOutput]) -> DetectorOutput {
+        if parts.count == 1 { return parts[0].canonical() }
+        var m = DetectorOutput()
+        for p in parts {
+            m.alerts += p.alerts
+            m.victimLinks += p.victimLinks
+            m.victimCandidates += p.victimCandidates
+            m.longCalls += p.longCalls
+            m.prisonCalls += p.prisonCalls
+            m.pairSketches += p.pairSketches
+        }
+        return m.canonical()
+    }
+
+    /// Sorted findings and one pair sketch.
+    func canonical() -> DetectorOutput {
+        var m = self
+        m.alerts.sort(by: Alert.canonicalOrder)
+        m.victimCandidates.sort(by: Alert.canonicalOrder)
+        m.victimLinks.sort(by: VictimLink.canonicalOrder)
+        m.prisonCalls.sort(by: VictimLink.canonicalOrder)
+        m.longCalls.sort {
+            ($0.start, $0.ref, $0.victim, $0.caller, $0.end, $0.prison)
+                < ($1.start, $1.ref, $1.victim, $1.caller, $1.end, $1.prison)
+        }
+        if m.pairSketches.count > 1 {
+            var one = m.pairSketches[0]
+            for s in m.pairSketches.dropFirst() { one.merge(s) }
+            m.pairSketches = [one]
+        }
+        return m
+    }
+}
+
+extension VictimLink {
+    static func canonicalOrder(_ a: VictimLink, _ b: VictimLink) -> Bool {
+        (a.time, a.ref, a.victim, a.caller, a.prison) < (b.time, b.ref, b.victim, b.caller, b.prison)
+    }
+}
+
+extension Alert {
+    /// A total order on alerts that does not depend on which lane found them.
+    static func canonicalOrder(_ a: Alert, _ b: Alert) -> Bool {
+        if a.detectedAt != b.detectedAt { return a.detectedAt < b.detectedAt }
+        if a.detector != b.detector { return a.detector < b.detector }
+        let ha = a.entity.stableHash
+        let hb = b.entity.stableHash
+        if ha != hb { return ha < hb }
+        if a.windowStart != b.windowStart { return a.windowStart < b.windowStart }
+        if a.windowEnd != b.windowEnd { return a.windowEnd < b.windowEnd }
+        if a.severity != b.severity { return a.severity < b.severity }
+        if a.score != b.score { return a.score < b.score }
+        return a.evidenceTotal < b.evidenceTotal
     }
 }

@@ -197,6 +197,8 @@ public final class SiteTable: @unchecked Sendable {
     public private(set) var links: [PrisonLink] = []
     var linkStart: [UInt32] = [0]
     var index: [CellID: UInt32] = [:]
+    /// Bumped by every ``add(_:)``: a reader on another thread takes a ``snapshot()`` when it changes.
+    public private(set) var version = 0
 
     /// Builds the table.
     ///
@@ -213,6 +215,7 @@ public final class SiteTable: @unchecked Sendable {
     @discardableResult
     public func add(_ t: Tower) -> UInt32 {
         if let existing = index[t.cell] { return existing }
+        version += 1
         let site = UInt32(towers.count)
         index[t.cell] = site
         towers.append(t)
@@ -227,6 +230,18 @@ public final class SiteTable: @unchecked Sendable {
         linkStart.append(UInt32(links.count))
         return site
     }
+
+    private init(copying o: SiteTable) {
+        prisons = o.prisons
+        towers = o.towers
+        links = o.links
+        linkStart = o.linkStart
+        index = o.index
+        version = o.version
+    }
+
+    /// A copy that later ``add(_:)`` calls on this table do not touch (for detector threads).
+    public func snapshot() -> SiteTable { SiteTable(copying: self) }
 
     /// Whether a cell is known.
     public func contains(_ cell: CellID) -> Bool { index[cell] != nil }
