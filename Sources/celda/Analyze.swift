@@ -66,7 +66,16 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("hash-inputs"), help: "Record each input's SHA-256 in the summary.")
     var hashInputs = false
 
-    @Flag(help: "No summary on standard error.")
+    @Option(help: "Worker threads for the detectors (default: every core). The log is the same for any count.")
+    var threads: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "Only the keys of shard K of N (K from 0): N runs merged with `celda merge` give the one-run log.",
+            valueName: "K/N"))
+    var shard: ShardSpec?
+
+    @Flag(help: "No summary or progress on standard error.")
     var quiet = false
 
     func validate() throws {
@@ -78,6 +87,7 @@ struct Analyze: ParsableCommand {
         }
         if let v = shortCall, v < 1 { throw ValidationError("--short-call must be at least 1 second") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if let t = threads, t < 1 || t > 256 { throw ValidationError("--threads must be between 1 and 256") }
     }
 
     /// Defaults, then `--config`, then the flags.
@@ -163,10 +173,12 @@ struct Analyze: ParsableCommand {
 
         var engineConfig = EngineConfig()
         engineConfig.maxDisorder = st.maxDisorder
+        if let shard { engineConfig.partition = KeyPartition(part: shard.part, parts: shard.parts) }
         let (detectors, stages) = Self.detectors(st)
-        var engine = Engine(
-            detectors: detectors, sites: sites, config: engineConfig, stages: stages, allowlist: allow, watchlist: watch
-        )
+        let threadCount = threads ?? ProcessInfoLite.cores
+        let engine = ParallelEngine(
+            detectors: detectors, sites: sites, config: engineConfig, stages: stages, allowlist: allow,
+            watchlist: watch, threads: threadCount)
 
         let paths = FileSystemLite.expand(inputs)
         let readers = paths.enumerated().map { i, path in

@@ -69,3 +69,20 @@ struct ReadingOptions: ParsableArguments {
         return o
     }
 }
+
+/// `--shard K/N`: part K (from 0) of N.
+struct ShardSpec: ExpressibleByArgument {
+    var part: Int
+    var parts: Int
+
+    init?(argument: String) {
+        let bits = argument.split(separator: "/")
+        guard bits.count == 2, let k = Int(bits[0]), let n = Int(bits[1]), n >= 1, n <= 4096, k >= 0, k < n else {
+            return nil
+        }
+        part = k
+        parts = n
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}

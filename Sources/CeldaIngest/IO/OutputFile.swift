@@ -104,6 +104,9 @@ public final class OutputFile {
 
 /// Process facts for the summary.
 public enum ProcessInfoLite {
+    /// Processors online.
+    public static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
     /// Peak resident set size in bytes.
     public static func peakRSS() -> Int {
         var usage = rusage()
