@@ -215,9 +215,10 @@ public struct BurstDetector: Detector {
         guard sweep.due(at: watermark, every: config.window) else { return }
         let idle = SweepClock.idle(watermark, after: config.window)
         let slowIdle = SweepClock.idle(watermark, after: config.slowWindow)
-        lines = lines.filter { _, s in
-            s.lastSeen > idle || (s.slow.count > 0 && s.lastSeen > slowIdle)
-                || s.suppression.active(at: watermark, cooldown: config.cooldown)
+        let cooldown = config.cooldown
+        lines.evict { s in
+            !(s.lastSeen > idle || (s.slow.count > 0 && s.lastSeen > slowIdle)
+                || s.suppression.active(at: watermark, cooldown: cooldown))
         }
     }
 

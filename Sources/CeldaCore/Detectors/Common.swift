@@ -135,3 +135,12 @@ struct SweepClock: Sendable {
         watermark == .max ? .max : watermark - span
     }
 }
+
+extension Dictionary {
+    /// Removes the entries `drop` selects, in place: no copy of the survivors (sweeps of idle keys).
+    mutating func evict(where drop: (Value) -> Bool) {
+        var dead: [Key] = []
+        for i in indices where drop(self[i].value) { dead.append(self[i].key) }
+        for k in dead { removeValue(forKey: k) }
+    }
+}

@@ -119,8 +119,7 @@ public struct SequentialDetector: Detector {
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
         guard sweep.due(at: watermark, every: config.window) else { return }
         let idle = SweepClock.idle(watermark, after: config.window)
-        lines = lines.filter { _, s in
-            s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown)
-        }
+        let cooldown = config.cooldown
+        lines.evict { s in !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown)) }
     }
 }

@@ -113,9 +113,8 @@ public struct SimChurnDetector: Detector {
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
         guard sweep.due(at: watermark, every: CivilTime.hour) else { return }
         let idle = SweepClock.idle(watermark, after: config.window)
-        states = states.filter { _, s in
-            s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: config.cooldown)
-        }
+        let cooldown = config.cooldown
+        states.evict { s in !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown)) }
     }
 }
 
