@@ -192,7 +192,7 @@ struct Analyze: ParsableCommand {
         let inputErrors = dump.errors
         for e in inputErrors { ProcessInfoLite.stderr("celda: \(e)") }
         let rows = dump.stats
-        var raw = engine.finish()
+        let found = engine.finishFindings()
         var identities = IdentityTable()
         var siteNames = towerLoad.siteNames
         for r in readers {
@@ -200,37 +200,32 @@ struct Analyze: ParsableCommand {
             siteNames.merge(r.siteNames)
         }
         let resolver = Resolver(readers: readers, identities: identities, sites: siteNames)
-        let encoder = AlertEncoder(prisons: prisonList)
-        // Order fixed by the spec: detected_at, detector, entity kind, entity id, id.
-        let keyed = raw.map { a in
-            (a: a, entity: AlertEncoder.entityID(a.entity, resolver: resolver), id: a.id)
-        }
-        raw = []
-        let sorted = keyed.sorted {
-            ($0.a.detectedAt, $0.a.detector, $0.a.entity.kind, $0.entity, $0.id)
-                < ($1.a.detectedAt, $1.a.detector, $1.a.entity.kind, $1.entity, $1.id)
-        }
-        var byDetector: [String: Int] = [:]
-        var byPrison: [String: Int] = [:]
-        var bySeverity: [String: Int] = [:]
+        var counts = AlertLog.Counts()
         do {
-            for item in sorted {
-                try output.writeLine(encoder.encode(item.a, resolver: resolver))
-                byDetector[item.a.detector, default: 0] += 1
-                bySeverity[item.a.severity.name, default: 0] += 1
-                if let p = item.a.prison { byPrison[prisonList[p.index].name, default: 0] += 1 }
+            if let shard {
+                // A part of the key space: the findings go out for `celda merge` to finish.
+                let f = ShardFindings(
+                    part: shard.part, parts: shard.parts, settings: st.rendered(), prisons: prisonList,
+                    allowlist: allow, output: found, records: engine.stats.records, resolver: resolver)
+                try output.write(f.encoded())
+                counts.alerts = found.alerts.count
+            } else {
+                let context = DetectorContext(sites: sites, allowlist: allow, watchlist: watch)
+                let all = Engine.complete(found, stages: stages, context: context)
+                counts = try AlertLog.write(all, prisons: prisonList, resolver: resolver, to: output)
             }
             try output.close()
             try rejectWriter.close()
         } catch {
             return fail(configuration: "\(error)")
         }
+        let (byDetector, bySeverity, byPrison) = (counts.byDetector, counts.bySeverity, counts.byPrison)
 
         let seconds = ProcessInfoLite.now() - started
         var summary = Summary()
         summary.rows = rows
         summary.stats = engine.stats
-        summary.alerts = sorted.count
+        summary.alerts = counts.alerts
         summary.byDetector = byDetector
         summary.byPrison = byPrison
         summary.bySeverity = bySeverity
@@ -358,5 +353,38 @@ final class RejectWriter: RejectSink {
 extension String {
     func replacingOccurrences(of target: String, with replacement: String) -> String {
         split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
+
+/// The alert log: sorted in the order the spec fixes and written one line at a time.
+enum AlertLog {
+    struct Counts {
+        var alerts = 0
+        var byDetector: [String: Int] = [:]
+        var bySeverity: [String: Int] = [:]
+        var byPrison: [String: Int] = [:]
+    }
+
+    /// Writes `alerts` sorted by detected_at, detector, entity kind, entity id and id.
+    static func write(
+        _ alerts: [Alert], prisons: [Prison], resolver: some AlertResolver, to output: OutputFile
+    )
+        throws(InputError) -> Counts
+    {
+        let encoder = AlertEncoder(prisons: prisons)
+        let keyed = alerts.map { a in (a: a, entity: AlertEncoder.entityID(a.entity, resolver: resolver), id: a.id) }
+        let sorted = keyed.sorted {
+            ($0.a.detectedAt, $0.a.detector, $0.a.entity.kind, $0.entity, $0.id)
+                < ($1.a.detectedAt, $1.a.detector, $1.a.entity.kind, $1.entity, $1.id)
+        }
+        var c = Counts()
+        for item in sorted {
+            try output.writeLine(encoder.encode(item.a, resolver: resolver))
+            c.alerts += 1
+            c.byDetector[item.a.detector, default: 0] += 1
+            c.bySeverity[item.a.severity.name, default: 0] += 1
+            if let p = item.a.prison { c.byPrison[prisons[p.index].name, default: 0] += 1 }
+        }
+        return c
     }
 }

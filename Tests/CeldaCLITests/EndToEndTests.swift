@@ -544,3 +544,75 @@ enum CLI {
 enum CallsHeader {
     static let text = "call_id,start_time,answer_time,end_time,duration_s,caller,callee,cell_id,disposition,icid,source"
 }
+
+/// The same log whatever the thread count, the input order or the number of shard processes.
+@Suite(.serialized) struct ScaleOutTests {
+    static let world: String = {
+        let dir = CLI.tempDir()
+        _ = try? CLI.run(["synth", "--out", dir, "--seed", "77", "--rows", "25000", "--days", "2", "--no-gzip"])
+        return dir
+    }()
+
+    static func analyze(_ input: String, _ extra: [String], to log: String) throws -> CLI.Result {
+        try CLI.run(["analyze", input, "--towers", world + "/towers.csv", "--alerts", log, "--quiet"] + extra)
+    }
+
+    @Test func threadsAndInputOrderGiveTheSameLog() throws {
+        let dir = Self.world
+        var logs: [String] = []
+        for t in [1, 2, 3] {
+            let r = try Self.analyze(dir + "/cdr.csv", ["--threads", String(t)], to: dir + "/t\(t).jsonl")
+            #expect(r.status == 0, "\(r.stderr)")
+            logs.append(try String(contentsOfFile: dir + "/t\(t).jsonl", encoding: .utf8))
+        }
+        #expect(logs[0].split(separator: "\n").count > 20)
+        #expect(logs[1] == logs[0])
+        #expect(logs[2] == logs[0])
+        // The synthetic dump is in call-end order, as switches write; sorted by start it gives the same log.
+        let lines = try CLI.lines(dir + "/cdr.csv")
+        let body = lines.dropFirst()
+        let sorted = body.sorted { $0.split(separator: ",")[1] < $1.split(separator: ",")[1] }
+        #expect(Array(body) != sorted)
+        try ([lines[0]] + sorted).joined(separator: "\n").appending("\n").write(
+            toFile: dir + "/sorted.csv", atomically: true, encoding: .utf8)
+        let r = try Self.analyze(dir + "/sorted.csv", ["--threads", "2"], to: dir + "/sorted.jsonl")
+        #expect(r.status == 0)
+        #expect(try String(contentsOfFile: dir + "/sorted.jsonl", encoding: .utf8) == logs[0])
+    }
+
+    @Test(arguments: [1, 3, 7])
+    func shardsMergeToTheSingleRunLog(parts: Int) throws {
+        let dir = Self.world
+        let single = dir + "/single.jsonl"
+        if !FileManager.default.fileExists(atPath: single) {
+            #expect(try Self.analyze(dir + "/cdr.csv", ["--threads", "1"], to: single).status == 0)
+        }
+        var files: [String] = []
+        for k in (0..<parts).reversed() {
+            let f = dir + "/shard-\(k)-of-\(parts).bin"
+            let r = try Self.analyze(dir + "/cdr.csv", ["--shard", "\(k)/\(parts)", "--threads", "2"], to: f)
+            #expect(r.status == 0, "\(r.stderr)")
+            files.append(f)
+        }
+        let m = try CLI.run(["merge"] + files + ["-o", dir + "/merged-\(parts).jsonl"])
+        #expect(m.status == 0, "\(m.stderr)")
+        let merged = try String(contentsOfFile: dir + "/merged-\(parts).jsonl", encoding: .utf8)
+        #expect(merged == (try String(contentsOfFile: single, encoding: .utf8)))
+        if parts > 1 {
+            // A missing part is refused.
+            let bad = try CLI.run(["merge"] + files.dropLast() + ["-o", dir + "/bad.jsonl"])
+            #expect(bad.status == 64)
+            #expect(bad.stderr.contains("parts 0..\(parts - 1)"))
+        }
+    }
+
+    @Test func badShardAndThreadValuesAreUsageErrors() throws {
+        for args in [["--shard", "3/3"], ["--shard", "x"], ["--threads", "0"]] {
+            let r = try CLI.run(["analyze", "Samples/cdr/sample.csv.gz"] + args)
+            #expect(r.status == 64)
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        }
+        let notFindings = try CLI.run(["merge", "Samples/cdr/sample.csv.gz"])
+        #expect(notFindings.status == 1)
+    }
+}

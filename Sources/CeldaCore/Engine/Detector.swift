@@ -7,6 +7,10 @@ public struct NumberList: Sendable {
     public init() {}
 
     public var isEmpty: Bool { exact.isEmpty && prefixes.isEmpty }
+    /// The exact entries (sorted), for saving the list with a shard's findings.
+    public var exactValues: [UInt64] { exact.sorted() }
+    /// The prefixes as (digits, digit count).
+    public var prefixValues: [(UInt64, Int)] { prefixes }
     public var count: Int { exact.count + prefixes.count }
 
     /// Adds a party exactly.
@@ -100,6 +104,15 @@ public struct LongCall: Sendable, Hashable {
     public var start: EventTime
     public var end: EventTime
     public var ref: SourceRef
+
+    public init(victim: Party, caller: Party, prison: Int, start: EventTime, end: EventTime, ref: SourceRef) {
+        self.victim = victim
+        self.caller = caller
+        self.prison = prison
+        self.start = start
+        self.end = end
+        self.ref = ref
+    }
 }
 
 /// Which (caller, callee) pairs occurred at least twice ("the numbers a line usually calls"),
