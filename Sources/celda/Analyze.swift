@@ -188,7 +188,12 @@ struct Analyze: ParsableCommand {
             return r
         }
         let dump = DumpSet(readers: readers, maxDisorder: st.maxDisorder)
-        dump.run(sites: sites) { engine.ingest($0) }
+        var progress = Progress(quiet: quiet)
+        dump.run(sites: sites) {
+            engine.ingest($0)
+            progress.tick(dump)
+        }
+        progress.end()
         let inputErrors = dump.errors
         for e in inputErrors { ProcessInfoLite.stderr("celda: \(e)") }
         let rows = dump.stats

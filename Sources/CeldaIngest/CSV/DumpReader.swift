@@ -440,6 +440,12 @@ public final class DumpReader {
         rejects?.reject(path: path, line: row.line, reason: reason, raw: row.raw)
     }
 
+    /// Bytes of the input read so far, when known (mapped files; for streams, bytes taken in).
+    public var position: Int {
+        if mapped != nil { return cursor?.row.offset ?? 0 }
+        return counting?.count ?? 0
+    }
+
     /// Counts a record the caller found to be an exact duplicate of an earlier row, or (with
     /// `sameCall`) another leg of a call already counted.
     public func countDuplicate(sameCall: Bool = false) {

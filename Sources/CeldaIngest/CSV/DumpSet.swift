@@ -78,6 +78,22 @@ public final class DumpSet {
         return record
     }
 
+    /// Progress: bytes read over every input, and the total when every size is known.
+    public var progress: (done: Int, total: Int?) {
+        var done = 0
+        var total = 0
+        var known = true
+        for r in readers {
+            if r.capture != nil || r.path == "-" || r.kind == .gzip {
+                known = false
+            } else {
+                done += r.position
+                total += r.bytes
+            }
+        }
+        return (done, known ? total : nil)
+    }
+
     /// Capture counts over every input that is a capture.
     public var captureStats: CaptureStats? {
         let captures = readers.compactMap { $0.capture?.stats }
