@@ -29,7 +29,9 @@ struct Progress {
         var text = "celda: \(Summary.grouped(rows)) rows, \(Summary.grouped(Int(rate))) rows/s"
         if let total, total > 0 {
             let share = Double(done) / Double(total)
-            text = "celda: \(Self.megabytes(done)) of \(Self.megabytes(total)) (\(Int(share * 100))%), " + text.dropFirst(7)
+            text =
+                "celda: \(Self.megabytes(done)) of \(Self.megabytes(total)) (\(Int(share * 100))%), "
+                + text.dropFirst(7)
             if share > 0.01 {
                 let left = Int(elapsed / share - elapsed)
                 text += ", ETA \(left / 60):" + (left % 60 < 10 ? "0" : "") + String(left % 60)

@@ -63,7 +63,7 @@ public struct BurstDetector: Detector {
     }
 
     private var lines: [Party: LineState] = [:]
-    private var scratch = Set<UInt64>()
+    private var scratch = Set<Party>()
     private var sweep = SweepClock()
     static let historyCap = 512
 
@@ -135,19 +135,22 @@ public struct BurstDetector: Detector {
         context: DetectorContext, emit: inout [Alert], slow: Bool
     ) {
         let n = window.count
-        scratch.removeAll(keepingCapacity: true)
         var short = 0
         var answered = 0
-        var novel = 0
-        var reciprocal = 0
         let shortMs = UInt32(config.shortCallSeconds * 1000)
         for e in window {
-            if scratch.insert(e.other.raw).inserted {
-                if !state.history.contains(e.other) { novel += 1 }
-                if state.reciprocated.contains(e.other) { reciprocal += 1 }
-            }
             if e.durationMs < shortMs { short += 1 }
             if e.answered { answered += 1 }
+        }
+        // The cheap tests first: a call centre's window fails here without hashing its callees.
+        guard Double(short) / Double(n) >= config.minShortShare, Double(answered) / Double(n) <= config.maxAnswerRatio
+        else { return }
+        scratch.removeAll(keepingCapacity: true)
+        var novel = 0
+        var reciprocal = 0
+        for e in window where scratch.insert(e.other).inserted {
+            if !state.history.contains(e.other) { novel += 1 }
+            if state.reciprocated.contains(e.other) { reciprocal += 1 }
         }
         let distinct = scratch.count
         let shortShare = Double(short) / Double(n)

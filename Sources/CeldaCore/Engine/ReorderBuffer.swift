@@ -20,6 +20,9 @@ public struct ReorderBuffer {
 
     public let maxDisorder: EventTime
     private var heap = Heap<Item>()
+    /// Records held that arrived in order, oldest first from `runHead`.
+    private var run: [CallRecord] = []
+    private var runHead = 0
     private var maxSeen: EventTime = .min
     /// The time of the last released record.
     public private(set) var released: EventTime = .min
@@ -29,7 +32,7 @@ public struct ReorderBuffer {
     public init(maxDisorder: EventTime) { self.maxDisorder = max(0, maxDisorder) }
 
     /// Records held.
-    public var count: Int { heap.count }
+    public var count: Int { heap.count + run.count - runHead }
 
     /// The current watermark.
     public var watermark: EventTime { maxSeen == .min ? .min : maxSeen &- maxDisorder }
@@ -48,21 +51,52 @@ public struct ReorderBuffer {
             }
         }
         if record.start > maxSeen { maxSeen = record.start }
-        heap.insert(Item(record: record))
+        // Records that come in order (the common case for sorted dumps) queue in a FIFO instead
+        // of the heap; release takes the smaller of the two heads, so the order is the same.
+        if let last = run.last, CallRecord.precedes(last, record) {
+            run.append(record)
+        } else if run.count == runHead {
+            run.removeAll(keepingCapacity: true)
+            runHead = 0
+            run.append(record)
+        } else {
+            heap.insert(Item(record: record))
+        }
         let w = watermark
-        while let top = heap.min, top.record.start <= w {
-            let r = heap.removeMin().record
+        while true {
+            let fromRun = runHead < run.count && run[runHead].start <= w
+            let fromHeap = heap.min.map { $0.record.start <= w } ?? false
+            if !fromRun && !fromHeap { break }
+            let r: CallRecord
+            if fromRun && (!fromHeap || CallRecord.precedes(run[runHead], heap.min!.record)) {
+                r = run[runHead]
+                runHead += 1
+            } else {
+                r = heap.removeMin().record
+            }
             released = r.start
             due.append(r)
+        }
+        if runHead > 4096, runHead * 2 > run.count {
+            run.removeFirst(runHead)
+            runHead = 0
         }
     }
 
     /// Releases everything left, in order.
     public mutating func flush(into due: inout [CallRecord]) {
-        while !heap.isEmpty {
-            let r = heap.removeMin().record
+        while runHead < run.count || !heap.isEmpty {
+            let r: CallRecord
+            if runHead < run.count && (heap.isEmpty || CallRecord.precedes(run[runHead], heap.min!.record)) {
+                r = run[runHead]
+                runHead += 1
+            } else {
+                r = heap.removeMin().record
+            }
             released = r.start
             due.append(r)
         }
+        run.removeAll(keepingCapacity: true)
+        runHead = 0
     }
 }

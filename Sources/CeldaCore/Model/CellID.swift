@@ -33,6 +33,17 @@ public struct CellID: Hashable, Comparable, Sendable {
         StableHash.combine(StableHash.mix(UInt64(plmn) << 32 | UInt64(lac)), ci)
     }
 
+    @inlinable public func hash(into hasher: inout Hasher) {
+        hasher.combine(plmn)
+        hasher.combine(lac)
+        hasher.combine(ci)
+    }
+
+    /// One multiply-xorshift round instead of SipHash (the site lookup is on every record's path).
+    @inlinable public func _rawHashValue(seed: Int) -> Int {
+        Int(truncatingIfNeeded: StableHash.combine(stableHash, UInt64(truncatingIfNeeded: seed)))
+    }
+
     @inlinable public static func < (a: CellID, b: CellID) -> Bool {
         (a.plmn, a.lac, a.ci) < (b.plmn, b.lac, b.ci)
     }

@@ -36,6 +36,17 @@ public struct Party: Hashable, Comparable, Sendable {
 
     @inlinable public static func < (a: Party, b: Party) -> Bool { a.raw < b.raw }
 
+    @inlinable public static func == (a: Party, b: Party) -> Bool { a.raw == b.raw }
+
+    @inlinable public func hash(into hasher: inout Hasher) { hasher.combine(raw) }
+
+    /// Dictionaries and sets keyed by party (the detectors' per-line state) hash with one
+    /// multiply-xorshift round instead of SipHash: the keys are not attacker-chosen strings, and
+    /// this lookup is on every record's path.
+    @inlinable public func _rawHashValue(seed: Int) -> Int {
+        Int(truncatingIfNeeded: StableHash.mix(raw ^ UInt64(truncatingIfNeeded: seed)))
+    }
+
     /// The digits of an E.164 number (no `+`), or `nil` for other kinds.
     @inlinable public var e164Digits: UInt64? { isE164 ? raw : nil }
 
