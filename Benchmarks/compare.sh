@@ -62,7 +62,12 @@ run() { # label data file command...
     shift 3
     cat "$file" >/dev/null # page cache warm, as in perf-anchors.md
     local out
-    out=$({ /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    if ! /usr/bin/time -f "%e %M" -o "$DIR/time.txt" "$@" >/dev/null 2>"$DIR/stderr.txt"; then
+        echo "compare.sh: $label failed:" >&2
+        tail -3 "$DIR/stderr.txt" >&2
+        exit 1
+    fi
+    out=$(tail -1 "$DIR/time.txt")
     echo "$label	$data	$out" >>"$RESULTS"
     echo "   $label on $data: ${out% *} s, $(( ${out#* } / 1024 )) MB"
 }
