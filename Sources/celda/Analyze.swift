@@ -185,6 +185,7 @@ struct Analyze: ParsableCommand {
             let r = DumpReader(path: path, inputIndex: i, options: options)
             r.hashing = hashInputs
             r.rejects = rejectWriter
+            r.decodeThreads = threadCount > 1 ? threadCount : 0
             return r
         }
         let dump = DumpSet(readers: readers, maxDisorder: st.maxDisorder)

@@ -223,10 +223,45 @@ public protocol Detector: Sendable {
 
     /// A fresh, empty detector with the same configuration (one per shard).
     func makeShard() -> Self
+
+    /// Feeds a batch: for each record in order, the ticks due before it (``advance(to:context:output:)``),
+    /// then the record under each of its keys that falls in `lane`. The default does exactly that
+    /// with ``routingKey(of:context:)``, ``secondaryKey(of:context:)`` and ``observe(_:role:context:output:)``;
+    /// the engine calls it once per batch so the per-record calls are direct, not dynamic.
+    mutating func run(
+        _ batch: Batch, lane: Int, lanes: Int, partition: KeyPartition, context: DetectorContext,
+        output: inout DetectorOutput)
 }
 
 extension Detector {
     public func secondaryKey(of record: CallRecord, context: DetectorContext) -> UInt64? { nil }
+
+    public mutating func run(
+        _ batch: Batch, lane: Int, lanes: Int, partition: KeyPartition, context: DetectorContext,
+        output: inout DetectorOutput
+    ) {
+        var t = 0
+        let ticks = batch.ticks
+        batch.records.withUnsafeBufferPointer { records in
+            for i in records.indices {
+                while t < ticks.count, ticks[t].at == i {
+                    advance(to: ticks[t].time, context: context, output: &output)
+                    t += 1
+                }
+                let r = records[i]
+                if let key = routingKey(of: r, context: context), partition.lane(of: key, lanes: lanes) == lane {
+                    observe(r, role: .primary, context: context, output: &output)
+                }
+                if let key = secondaryKey(of: r, context: context), partition.lane(of: key, lanes: lanes) == lane {
+                    observe(r, role: .secondary, context: context, output: &output)
+                }
+            }
+        }
+        while t < ticks.count {
+            advance(to: ticks[t].time, context: context, output: &output)
+            t += 1
+        }
+    }
 
     public mutating func finish(context: DetectorContext, output: inout DetectorOutput) {
         advance(to: .max, context: context, output: &output)

@@ -142,32 +142,11 @@ public struct ShardRunner: Sendable {
         self.families = detectors.map { $0.makeShard() }
     }
 
-    /// Dispatches a batch in order.
+    /// Dispatches a batch in order (each family in turn over the whole batch: families hold
+    /// separate state, so the result is that of record-by-record dispatch).
     public mutating func run(_ batch: Batch, context: DetectorContext) {
-        var t = 0
-        let records = batch.records
-        for i in records.indices {
-            while t < batch.ticks.count, batch.ticks[t].at == i {
-                advance(to: batch.ticks[t].time, context: context)
-                t += 1
-            }
-            let r = records[i]
-            for f in families.indices {
-                if let key = families[f].routingKey(of: r, context: context),
-                    partition.lane(of: key, lanes: lanes) == lane
-                {
-                    families[f].observe(r, role: .primary, context: context, output: &output)
-                }
-                if let key = families[f].secondaryKey(of: r, context: context),
-                    partition.lane(of: key, lanes: lanes) == lane
-                {
-                    families[f].observe(r, role: .secondary, context: context, output: &output)
-                }
-            }
-        }
-        while t < batch.ticks.count {
-            advance(to: batch.ticks[t].time, context: context)
-            t += 1
+        for f in families.indices {
+            families[f].run(batch, lane: lane, lanes: lanes, partition: partition, context: context, output: &output)
         }
     }
 

@@ -166,6 +166,21 @@ public final class DumpReader {
     public internal(set) var lastLegKey: UInt64 = 0
     /// SHA-256 of the raw input bytes, when `hashing` is set before ``open()``.
     public var hashing = false
+    /// Threads that decode a mapped file ahead of the reader (0: decode on the caller's thread).
+    /// The records are the same for any count.
+    public var decodeThreads = 0
+    /// Bytes per decoded chunk of a mapped file.
+    public var chunkBytes = ChunkPipeline.defaultChunkBytes
+    var pipeline: ChunkPipeline?
+    var chunk = DecodedChunk()
+    var chunkIndex = -1
+    var chunkNext = 0
+    var chunkLine = 1
+    var seenInline = Set<CellID>()
+    var pendingTowers: [Tower] = []
+    var towerNext = 0
+    var chunkedIdentities = IdentityTable()
+    var chunkedSites = SiteNames()
     public internal(set) var sha256: String?
 
     public init(path: String, inputIndex: Int, options: ReaderOptions) {
@@ -176,12 +191,20 @@ public final class DumpReader {
 
     public var layout: CDRLayout { detection?.layout ?? CDRLayout() }
     public var identities: IdentityTable {
-        capture != nil ? captureIdentities : decoder?.identities ?? IdentityTable()
+        if capture != nil { return captureIdentities }
+        if pipeline != nil { return chunkedIdentities }
+        return decoder?.identities ?? IdentityTable()
     }
-    public var siteNames: SiteNames { decoder?.sites ?? SiteNames() }
+    public var siteNames: SiteNames { pipeline != nil ? chunkedSites : decoder?.sites ?? SiteNames() }
 
     /// Towers first seen with inline coordinates since the last call (drained).
     public func takeNewTowers() -> [Tower] {
+        if pipeline != nil {
+            guard !pendingTowers.isEmpty else { return [] }
+            let t = pendingTowers
+            pendingTowers.removeAll()
+            return t
+        }
         guard let d = decoder, !d.newTowers.isEmpty else { return [] }
         let t = d.newTowers
         decoder!.newTowers.removeAll()
@@ -228,6 +251,62 @@ public final class DumpReader {
         }
         detection = found
         decoder = CDRDecoder(layout: found.layout, plan: options.plan, zone: options.zone)
+        if let mapped {
+            let chunker = ChunkDecoder(template: decoder!, inputIndex: inputIndex, delimiter: found.layout.delimiter)
+            chunkLine = cursor.line
+            chunkNext = cursor.start
+            pipeline = ChunkPipeline(
+                buffer: mapped.bytes, owner: mapped, from: cursor.start, decoder: chunker, workers: decodeThreads,
+                chunkBytes: chunkBytes)
+        }
+    }
+
+    /// The next record of a mapped input, from the decoded chunks.
+    func nextFromChunks() -> CallRecord? {
+        guard let pipeline else { return nil }
+        while towerNext >= chunk.records.count {
+            // The next chunk (checked to start where the rows so far ended).
+            guard chunkIndex + 1 < pipeline.count else {
+                pipeline.cancel()
+                finish()
+                return nil
+            }
+            chunkIndex += 1
+            chunk = pipeline.take(chunkIndex, from: chunkNext)
+            chunkNext = chunk.end
+            take(chunk)
+            towerNext = 0
+        }
+        let i = towerNext
+        towerNext += 1
+        var r = chunk.records[i]
+        r.source.line &+= UInt32(truncatingIfNeeded: chunkLine)
+        if !chunk.towers.isEmpty {
+            for t in chunk.towers where t.at == i && seenInline.insert(t.tower.cell).inserted {
+                pendingTowers.append(t.tower)
+            }
+        }
+        stats.accepted += 1
+        lastRowHash = chunk.rowHashes[i]
+        lastLegKey = chunk.legKeys.isEmpty ? 0 : chunk.legKeys[i]
+        if i + 1 == chunk.records.count { chunkLine += chunk.newlines }
+        return r
+    }
+
+    /// Counts, rejects and names of a chunk just taken.
+    private func take(_ c: DecodedChunk) {
+        var s = c.stats
+        s.accepted = 0  // counted as records are handed on
+        stats.add(s)
+        for rj in c.rejects {
+            rejects?.reject(
+                path: path, line: chunkLine + rj.line, reason: rj.reason,
+                raw: UnsafeRawBufferPointer(rebasing: mapped!.bytes[rj.raw]))
+        }
+        chunkedIdentities.merge(c.identities)
+        chunkedSites.merge(c.siteNames)
+        if c.records.isEmpty { chunkLine += c.newlines }
+        mapped?.release(upTo: c.start)
     }
 
     /// Works out encoding, delimiter, header and columns from the first bytes.
@@ -398,6 +477,7 @@ public final class DumpReader {
     /// The next accepted record, or `nil` at the end of the input.
     public func next() throws(InputError) -> CallRecord? {
         if capture != nil { return try nextFromCapture() }
+        if pipeline != nil { return nextFromChunks() }
         guard let cursor, decoder != nil else { return nil }
         while try cursor.next() {
             let row = cursor.row
@@ -442,6 +522,7 @@ public final class DumpReader {
 
     /// Bytes of the input read so far, when known (mapped files; for streams, bytes taken in).
     public var position: Int {
+        if pipeline != nil { return chunkNext }
         if mapped != nil { return cursor?.row.offset ?? 0 }
         return counting?.count ?? 0
     }
