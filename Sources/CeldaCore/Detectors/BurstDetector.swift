@@ -50,20 +50,22 @@ public struct BurstDetector: Detector {
     public var name: String { "burst" }
 
     struct LineState {
-        var window = EntryWindow()
+        var window = EntryList()
         /// Prison-linked calls over the long window.
-        var slow = EntryWindow()
-        /// Numbers called before the current window (bounded).
-        var history = Set<Party>()
-        /// Numbers that called this line after it called them.
-        var reciprocated = Set<Party>()
+        var slow = EntryList()
+        /// Numbers called before the current window (bounded), in ``sets``.
+        var history: Int32 = -1
+        /// Numbers that called this line after it called them, in ``sets``.
+        var reciprocated: Int32 = -1
         var firstSeen: EventTime = .max
         var lastSeen: EventTime = .min
         var suppression = Suppression()
     }
 
-    private var lines: [Party: LineState] = [:]
-    private var scratch = Set<Party>()
+    private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
+    private var pool = EntryPool()
+    private var sets = PartySets()
+    private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
     static let historyCap = 512
 
@@ -87,50 +89,59 @@ public struct BurstDetector: Detector {
     ) {
         if role == .secondary {
             // r.caller calls r.callee back?
-            guard var s = lines[r.callee] else { return }
-            if s.history.contains(r.caller) || s.window.live.contains(where: { $0.other == r.caller }) {
-                s.reciprocated.insert(r.caller)
-                lines[r.callee] = s
+            guard let i = lines.find(r.callee.raw) else { return }
+            if sets.contains(lines[i].history, r.caller) || pool.contains(lines[i].window, other: r.caller) {
+                sets.insert(r.caller, into: &lines[i].reciprocated)
             }
             return
         }
         let key = r.caller
-        var state = lines.removeValue(forKey: key) ?? LineState()
+        let i = lines.findOrInsert(key.raw)
         let entry = WindowEntry(
             start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site, cell: r.cell,
             ref: r.source)
-        state.window.insert(entry)
-        state.firstSeen = min(state.firstSeen, r.start)
+        pool.insert(entry, into: &lines[i].window)
+        if r.start < lines[i].firstSeen { lines[i].firstSeen = r.start }
         let linked = context.sites.reachesPrison(r.site)
-        if linked { state.slow.insert(entry) }
-        let now = max(state.lastSeen, r.start)
-        state.lastSeen = now
+        if linked { pool.insert(entry, into: &lines[i].slow) }
+        let now = max(lines[i].lastSeen, r.start)
+        lines[i].lastSeen = now
         // Expire, moving callees into the history.
         let from = now - config.window
-        while state.window.head < state.window.entries.count, state.window.entries[state.window.head].start <= from {
-            if state.history.count < Self.historyCap {
-                state.history.insert(state.window.entries[state.window.head].other)
+        while lines[i].window.head >= 0, pool.first(lines[i].window).start <= from {
+            if sets.count(lines[i].history) < Self.historyCap {
+                sets.insert(pool.first(lines[i].window).other, into: &lines[i].history)
             }
-            state.window.head += 1
+            pool.removeFirst(&lines[i].window)
         }
-        state.window.expire(before: from)
-        state.slow.expire(before: now - config.slowWindow)
+        if lines[i].slow.head >= 0 { pool.expire(&lines[i].slow, before: now - config.slowWindow) }
         if !r.flags.contains(.late) {
-            if state.window.count >= config.minCalls {
+            if lines[i].window.count >= config.minCalls {
+                var w = entries
+                entries = []
+                pool.collect(lines[i].window, into: &w)
+                var st = lines[i]
                 evaluate(
-                    key: key, window: state.window.live, minutes: config.window, state: &state, now: now,
-                    context: context, emit: &output.alerts, slow: false)
+                    key: key, window: w[...], minutes: config.window, state: &st, now: now, context: context,
+                    emit: &output.alerts, slow: false)
+                lines[i].suppression = st.suppression
+                entries = w
             }
-            if linked, state.slow.count >= config.slowMinCalls {
+            if linked, lines[i].slow.count >= config.slowMinCalls {
+                var w = entries
+                entries = []
+                pool.collect(lines[i].slow, into: &w)
+                var st = lines[i]
                 evaluate(
-                    key: key, window: state.slow.live, minutes: config.slowWindow, state: &state, now: now,
-                    context: context, emit: &output.alerts, slow: true)
+                    key: key, window: w[...], minutes: config.slowWindow, state: &st, now: now, context: context,
+                    emit: &output.alerts, slow: true)
+                lines[i].suppression = st.suppression
+                entries = w
             }
         }
-        lines[key] = state
     }
 
-    private mutating func evaluate(
+    private func evaluate(
         key: Party, window: ArraySlice<WindowEntry>, minutes span: EventTime, state: inout LineState, now: EventTime,
         context: DetectorContext, emit: inout [Alert], slow: Bool
     ) {
@@ -145,12 +156,12 @@ public struct BurstDetector: Detector {
         // The cheap tests first: a call centre's window fails here without hashing its callees.
         guard Double(short) / Double(n) >= config.minShortShare, Double(answered) / Double(n) <= config.maxAnswerRatio
         else { return }
-        scratch.removeAll(keepingCapacity: true)
+        var scratch = Set<Party>(minimumCapacity: window.count)
         var novel = 0
         var reciprocal = 0
         for e in window where scratch.insert(e.other).inserted {
-            if !state.history.contains(e.other) { novel += 1 }
-            if state.reciprocated.contains(e.other) { reciprocal += 1 }
+            if !sets.contains(state.history, e.other) { novel += 1 }
+            if sets.contains(state.reciprocated, e.other) { reciprocal += 1 }
         }
         let distinct = scratch.count
         let shortShare = Double(short) / Double(n)
@@ -219,10 +230,24 @@ public struct BurstDetector: Detector {
         let idle = SweepClock.idle(watermark, after: config.window)
         let slowIdle = SweepClock.idle(watermark, after: config.slowWindow)
         let cooldown = config.cooldown
-        lines.evict { s in
-            !(s.lastSeen > idle || (s.slow.count > 0 && s.lastSeen > slowIdle)
-                || s.suppression.active(at: watermark, cooldown: cooldown))
+        var p = pool
+        pool = EntryPool()
+        var h = sets
+        sets = PartySets()
+        lines.removeAll { s in
+            let keep =
+                s.lastSeen > idle || (s.slow.count > 0 && s.lastSeen > slowIdle)
+                || s.suppression.active(at: watermark, cooldown: cooldown)
+            if !keep {
+                p.release(&s.window)
+                p.release(&s.slow)
+                h.release(&s.history)
+                h.release(&s.reciprocated)
+            }
+            return !keep
         }
+        pool = p
+        sets = h
     }
 
     static func percent(_ x: Double) -> Int { Int((x * 100).rounded()) }

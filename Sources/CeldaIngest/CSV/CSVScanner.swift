@@ -52,6 +52,73 @@ public struct CSVScanner: Sendable {
         _ buf: UnsafeRawBufferPointer, from: Int, eof: Bool, fields: inout [FieldSpan]
     ) -> Result {
         fields.removeAll(keepingCapacity: true)
+        if let fast = scanUnquoted(buf, from: from, fields: &fields) { return fast }
+        fields.removeAll(keepingCapacity: true)
+        return scanGeneral(buf, from: from, eof: eof, fields: &fields)
+    }
+
+    /// The common row: no quote before its line break. Eight bytes at a time, the positions of
+    /// delimiters, line feeds and quotes are found with word arithmetic; a quote (or a row that
+    /// runs to the end of the buffer) hands the row to the general scanner.
+    @inlinable
+    func scanUnquoted(_ buf: UnsafeRawBufferPointer, from: Int, fields: inout [FieldSpan]) -> Result? {
+        guard let base = buf.baseAddress else { return nil }
+        let n = buf.count
+        let lows: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let dm = lows &* UInt64(delimiter)
+        let lf = lows &* 0x0A
+        let qm = lows &* 0x22
+        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 {
+            // High bit set exactly in the bytes of x that are zero.
+            ~(((x & ~highs) &+ ~highs) | x | ~highs)
+        }
+        var fieldStart = from
+        var i = from
+        while i + 8 <= n {
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            var m = zeroBytes(w ^ dm) | zeroBytes(w ^ lf) | zeroBytes(w ^ qm)
+            while m != 0 {
+                let j = i + m.trailingZeroBitCount >> 3
+                let c = buf[j]
+                if c == delimiter {
+                    fields.append(FieldSpan(start: fieldStart, end: j, quoted: false))
+                    fieldStart = j + 1
+                } else if c == 0x0A {
+                    var end = j
+                    if end > fieldStart, buf[end - 1] == 0x0D { end -= 1 }
+                    fields.append(FieldSpan(start: fieldStart, end: end, quoted: false))
+                    return .row(next: j + 1, newlines: 1)
+                } else {
+                    return nil
+                }
+                m &= m &- 1
+            }
+            i += 8
+        }
+        while i < n {
+            let c = buf[i]
+            if c == delimiter {
+                fields.append(FieldSpan(start: fieldStart, end: i, quoted: false))
+                fieldStart = i + 1
+            } else if c == 0x0A {
+                var end = i
+                if end > fieldStart, buf[end - 1] == 0x0D { end -= 1 }
+                fields.append(FieldSpan(start: fieldStart, end: end, quoted: false))
+                return .row(next: i + 1, newlines: 1)
+            } else if c == 0x22 {
+                return nil
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Any row, quoted fields included.
+    @inlinable
+    func scanGeneral(
+        _ buf: UnsafeRawBufferPointer, from: Int, eof: Bool, fields: inout [FieldSpan]
+    ) -> Result {
         let n = buf.count
         let d = delimiter
         var i = from
