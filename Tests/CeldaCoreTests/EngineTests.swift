@@ -47,6 +47,18 @@ enum Fixture {
     }
 }
 
+/// SplitMix64, for reproducible orders.
+struct OrderRandom {
+    var s: UInt64
+    mutating func next() -> UInt64 {
+        s &+= 0x9E37_79B9_7F4A_7C15
+        var z = s
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 @Suite struct ReorderBufferTests {
     @Test func releasesInEventOrderWhateverTheArrivalOrder() {
         var rng = SystemRandomNumberGenerator()
@@ -62,6 +74,58 @@ enum Fixture {
         buffer.flush(into: &out)
         #expect(out.map(\.start) == sorted.map(\.start))
         #expect(buffer.lateCount == 0)
+    }
+
+    /// The heap-free calendar against a plain model of the contract: after each push, every held
+    /// record not after the watermark goes out in `precedes` order; a record before the watermark
+    /// goes out at once (flagged when something later went out already).
+    @Test(arguments: [1, 2, 3, 4, 5])
+    func matchesTheOrderModel(seed: UInt64) {
+        var rng = OrderRandom(s: seed)
+        let disorder = EventTime(rng.next() % 3 + 1) * 20 * CivilTime.minute
+        var buffer = ReorderBuffer(maxDisorder: disorder)
+        var held: [CallRecord] = []
+        var maxSeen = EventTime.min
+        var released = EventTime.min
+        var expected: [CallRecord] = []
+        var got: [CallRecord] = []
+        var late = 0
+        var t: EventTime = 1_000 * CivilTime.hour
+        for i in 0..<3_000 {
+            // Bursts at whole seconds (ties), sub-second stamps, jumps, and records far behind.
+            switch rng.next() % 10 {
+            case 0: t += EventTime(rng.next() % 4) * CivilTime.hour
+            case 1: t += EventTime(rng.next() % 1_000_000)
+            default: t += EventTime(rng.next() % 3) * CivilTime.second
+            }
+            let back = rng.next() % 7 == 0 ? EventTime(rng.next() % UInt64(2 * disorder)) : 0
+            let r = Fixture.call(i, caller: 525_500_000_000 + rng.next() % 5, callee: 1 + rng.next() % 3, at: 0)
+            var rec = r
+            rec.start = t - back
+            rec.durationMs = UInt32(rng.next() % 4)
+            buffer.push(rec, into: &got)
+            let w = maxSeen == .min ? EventTime.min : maxSeen - disorder
+            if rec.start < w {
+                late += 1
+                var x = rec
+                if rec.start < released { x.flags.insert(.late) } else { released = rec.start }
+                expected.append(x)
+                continue
+            }
+            maxSeen = max(maxSeen, rec.start)
+            held.append(rec)
+            held.sort(by: CallRecord.precedes)
+            let w2 = maxSeen - disorder
+            while let first = held.first, first.start <= w2 {
+                expected.append(first)
+                released = first.start
+                held.removeFirst()
+            }
+        }
+        buffer.flush(into: &got)
+        expected += held
+        #expect(got == expected)
+        #expect(buffer.lateCount == late)
     }
 
     @Test func lateRecordsAreFlaggedAndKept() {

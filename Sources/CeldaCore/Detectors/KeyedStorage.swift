@@ -10,15 +10,23 @@
 /// Iteration order follows the hash, so nothing that reaches the output may depend on it;
 /// detectors iterate only to evict.
 public struct KeyTable<Value>: Sendable where Value: Sendable {
+    @usableFromInline
     struct Slot: Sendable {
-        var key: UInt64
-        var value: Value
+        @usableFromInline var key: UInt64
+        @usableFromInline var value: Value
+        @inlinable init(key: UInt64, value: Value) {
+            self.key = key
+            self.value = value
+        }
     }
 
-    private var slots: [Slot]
-    private let empty: Value
-    private var shift: UInt64
-    public private(set) var count = 0
+    @usableFromInline var slots: [Slot]
+    @usableFromInline let empty: Value
+    @usableFromInline var shift: UInt64
+    @usableFromInline var used = 0
+
+    /// Keys held.
+    @inlinable public var count: Int { used }
 
     /// A table whose absent values read as `empty`, sized for `capacity` keys before it grows.
     public init(empty: Value, capacity: Int = 64) {
@@ -29,25 +37,25 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
         shift = UInt64(64 - bits)
     }
 
-    public var isEmpty: Bool { count == 0 }
+    @inlinable public var isEmpty: Bool { used == 0 }
     /// Slots (occupied or not), for visiting every key.
-    public var capacity: Int { slots.count }
+    @inlinable public var capacity: Int { slots.count }
 
-    @inline(__always) func home(_ key: UInt64) -> Int {
+    @inlinable @inline(__always) func home(_ key: UInt64) -> Int {
         Int(truncatingIfNeeded: ((key ^ key >> 29) &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
 
     /// The value in an occupied slot.
-    public subscript(slot: Int) -> Value {
+    @inlinable public subscript(slot: Int) -> Value {
         @inline(__always) get { slots[slot].value }
         @inline(__always) _modify { yield &slots[slot].value }
     }
 
     /// The key in a slot (0 when empty).
-    @inline(__always) public func key(at slot: Int) -> UInt64 { slots[slot].key }
+    @inlinable @inline(__always) public func key(at slot: Int) -> UInt64 { slots[slot].key }
 
     /// The slot of `key`, or `nil`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func find(_ key: UInt64) -> Int? {
         let mask = slots.count - 1
         var i = home(key)
@@ -62,10 +70,10 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     }
 
     /// The slot of `key`, inserting the empty value first when it is absent.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func findOrInsert(_ key: UInt64) -> Int {
         precondition(key != 0, "KeyTable keys are nonzero")
-        if (count + 1) * 2 > slots.count { grow() }
+        if (used + 1) * 2 > slots.count { grow() }
         let mask = slots.count - 1
         var i = home(key)
         while true {
@@ -75,11 +83,12 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
             i = (i + 1) & mask
         }
         slots[i].key = key
-        count += 1
+        used += 1
         return i
     }
 
-    private mutating func grow() {
+    @inlinable
+    mutating func grow() {
         let old = slots
         let bits = 64 - Int(shift) + 1
         slots = Array(repeating: Slot(key: 0, value: empty), count: 1 << bits)
@@ -93,6 +102,7 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     }
 
     /// Removes the key in `slot` (backward shift: later keys of its probe chain move up).
+    @inlinable
     public mutating func remove(at slot: Int) {
         let mask = slots.count - 1
         var hole = slot
@@ -110,11 +120,12 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
             }
         }
         slots[hole] = Slot(key: 0, value: empty)
-        count -= 1
+        used -= 1
     }
 
     /// Removes every key whose value `drop` selects (idle-key sweeps). `drop` may change the
     /// value it is given (to release what it holds) and may see a value twice.
+    @inlinable
     public mutating func removeAll(where drop: (inout Value) -> Bool) {
         var i = 0
         while i < slots.count {

@@ -1,102 +1,116 @@
-import HeapModule
-
 /// Releases records in event-time order behind a watermark.
 ///
 /// Dumps are not sorted by start time (switches write a record when a call ends, and dumps are
-/// merged from several switches). Records wait in a min-heap until the watermark
-/// (`max start seen − maxDisorder`) passes them. A record that arrives when the watermark has
-/// already passed its start time is *late*: it is counted, and processed, never dropped; if a
-/// later record has already been released it goes out at once with the ``CallRecord/Flags/late``
-/// flag.
+/// merged from several switches). Records wait until the watermark (`max start seen −
+/// maxDisorder`) passes them, then go out in ``CallRecord/precedes(_:_:)`` order: by start, ties
+/// broken by record content, so the release order does not depend on arrival order within the
+/// allowed disorder. A record that arrives when the watermark has already passed its start time
+/// is *late*: it is counted and processed, never dropped; it goes out at once, with the
+/// ``CallRecord/Flags/late`` flag when a later record has already been released.
 ///
-/// Ties on start time are broken by record content (``CallRecord/precedes(_:_:)``), so the
-/// release order does not depend on arrival order within the allowed disorder.
+/// Held records wait in a calendar of one-second buckets covering the allowed disorder (a ring,
+/// since held records always lie between the watermark and the newest start): a push appends to
+/// its bucket, and a bucket is sorted once, when the watermark reaches it. That is the order a
+/// heap would give, at a fraction of its comparisons.
 public struct ReorderBuffer {
-    struct Item: Comparable {
-        var record: CallRecord
-        static func < (a: Item, b: Item) -> Bool { CallRecord.precedes(a.record, b.record) }
-        static func == (a: Item, b: Item) -> Bool { a.record == b.record }
+    struct Bucket {
+        var items: [CallRecord] = []
+        var head = 0
+        var sorted = true
     }
 
     public let maxDisorder: EventTime
-    private var heap = Heap<Item>()
-    /// Records held that arrived in order, oldest first from `runHead`.
-    private var run: [CallRecord] = []
-    private var runHead = 0
+    static let width: EventTime = 1_000_000
+    private var buckets: [Bucket]
+    /// The second of the oldest bucket that may hold records.
+    private var cursor: Int64 = 0
+    private var held = 0
     private var maxSeen: EventTime = .min
     /// The time of the last released record.
     public private(set) var released: EventTime = .min
     /// Records that arrived later than the allowed disorder.
     public private(set) var lateCount = 0
 
-    public init(maxDisorder: EventTime) { self.maxDisorder = max(0, maxDisorder) }
+    public init(maxDisorder: EventTime) {
+        self.maxDisorder = max(0, maxDisorder)
+        let seconds = Int(min(self.maxDisorder / Self.width, 366 * 86_400))
+        buckets = Array(repeating: Bucket(), count: seconds + 2)
+    }
 
     /// Records held.
-    public var count: Int { heap.count + run.count - runHead }
+    public var count: Int { held }
 
     /// The current watermark.
     public var watermark: EventTime { maxSeen == .min ? .min : maxSeen &- maxDisorder }
 
+    @inline(__always) static func second(_ t: EventTime) -> Int64 {
+        t >= 0 ? t / width : (t - width + 1) / width
+    }
+
+    @inline(__always) private func slot(_ second: Int64) -> Int {
+        let n = Int64(buckets.count)
+        return Int(((second % n) + n) % n)
+    }
+
     /// Adds a record and appends every record that is now due to `due`, in order.
     public mutating func push(_ record: CallRecord, into due: inout [CallRecord]) {
         if record.start < watermark {
-            // Later than the allowed disorder: counted as late. It is still released in order when
-            // nothing after it has gone out yet; otherwise it goes out at once, flagged.
+            // Later than the allowed disorder: counted as late. Everything before the watermark
+            // has gone out already, so it goes out now: in order when nothing after it has
+            // been released yet, otherwise flagged.
             lateCount += 1
+            var r = record
             if record.start < released {
-                var r = record
                 r.flags.insert(.late)
-                due.append(r)
-                return
-            }
-        }
-        if record.start > maxSeen { maxSeen = record.start }
-        // Records that come in order (the common case for sorted dumps) queue in a FIFO instead
-        // of the heap; release takes the smaller of the two heads, so the order is the same.
-        if let last = run.last, CallRecord.precedes(last, record) {
-            run.append(record)
-        } else if run.count == runHead {
-            run.removeAll(keepingCapacity: true)
-            runHead = 0
-            run.append(record)
-        } else {
-            heap.insert(Item(record: record))
-        }
-        let w = watermark
-        while true {
-            let fromRun = runHead < run.count && run[runHead].start <= w
-            let fromHeap = heap.min.map { $0.record.start <= w } ?? false
-            if !fromRun && !fromHeap { break }
-            let r: CallRecord
-            if fromRun && (!fromHeap || CallRecord.precedes(run[runHead], heap.min!.record)) {
-                r = run[runHead]
-                runHead += 1
             } else {
-                r = heap.removeMin().record
+                released = r.start
             }
-            released = r.start
             due.append(r)
+            return
         }
-        if runHead > 4096, runHead * 2 > run.count {
-            run.removeFirst(runHead)
-            runHead = 0
+        if record.start > maxSeen {
+            maxSeen = record.start
+            // Empty the seconds the watermark passed before the ring wraps onto them.
+            release(upTo: watermark, into: &due)
+        }
+        let s = Self.second(record.start)
+        if held == 0 || s < cursor { cursor = s }
+        let b = slot(s)
+        if buckets[b].sorted, let last = buckets[b].items.last, !CallRecord.precedes(last, record) {
+            buckets[b].sorted = false
+        }
+        buckets[b].items.append(record)
+        held += 1
+        release(upTo: watermark, into: &due)
+    }
+
+    private mutating func release(upTo w: EventTime, into due: inout [CallRecord]) {
+        let last = Self.second(w)
+        while held > 0, cursor <= last {
+            let b = slot(cursor)
+            if buckets[b].head < buckets[b].items.count {
+                if !buckets[b].sorted {
+                    buckets[b].items[buckets[b].head...].sort(by: CallRecord.precedes)
+                    buckets[b].sorted = true
+                }
+                while buckets[b].head < buckets[b].items.count {
+                    let r = buckets[b].items[buckets[b].head]
+                    if r.start > w { return }  // the rest of this second is not due yet
+                    buckets[b].head += 1
+                    held -= 1
+                    released = r.start
+                    due.append(r)
+                }
+                buckets[b].items.removeAll(keepingCapacity: buckets[b].items.capacity <= 4096)
+                buckets[b].head = 0
+                buckets[b].sorted = true
+            }
+            cursor += 1
         }
     }
 
     /// Releases everything left, in order.
     public mutating func flush(into due: inout [CallRecord]) {
-        while runHead < run.count || !heap.isEmpty {
-            let r: CallRecord
-            if runHead < run.count && (heap.isEmpty || CallRecord.precedes(run[runHead], heap.min!.record)) {
-                r = run[runHead]
-                runHead += 1
-            } else {
-                r = heap.removeMin().record
-            }
-            released = r.start
-            due.append(r)
-        }
-        run.removeAll(keepingCapacity: true)
-        runHead = 0
+        release(upTo: .max, into: &due)
     }
 }

@@ -61,6 +61,38 @@ public struct CellID: Hashable, Comparable, Sendable {
     /// Returns `nil` when the text is not a CGI.
     @inlinable
     public static func parseDashed(_ p: UnsafeRawBufferPointer) -> CellID? {
+        // The usual field: four runs of digits joined by dashes, nothing around them.
+        let n = p.count
+        var i = 0
+        @inline(__always) func part() -> UInt64? {
+            var v: UInt64 = 0
+            let first = i
+            while i < n {
+                let d = p[i] &- 0x30
+                if d >= 10 { break }
+                v = v &* 10 &+ UInt64(d)
+                i += 1
+            }
+            return i > first && i - first <= 12 ? v : nil
+        }
+        if let a = part(), i < n, p[i] == 0x2D {
+            i += 1
+            if let b = part(), i < n, p[i] == 0x2D {
+                i += 1
+                if let c = part(), i < n, p[i] == 0x2D {
+                    i += 1
+                    if let d = part(), i == n {
+                        guard a >= 1, a <= 999, b <= 999, c <= 0xFF_FFFF, d < 1 << 40 else { return nil }
+                        return CellID(mcc: UInt32(a), mnc: UInt32(b), lac: UInt32(c), ci: d)
+                    }
+                }
+            }
+        }
+        return parseDashedGeneral(p)
+    }
+
+    @inlinable
+    static func parseDashedGeneral(_ p: UnsafeRawBufferPointer) -> CellID? {
         var parts: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var index = 0
         var digits = 0

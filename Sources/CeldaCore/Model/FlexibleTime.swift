@@ -44,6 +44,7 @@ extension CivilTime {
             e -= 1
         }
         guard s < e else { return nil }
+        if let fast = parseFixedISO(p, from: s, end: e) { return fast }
         var i = s
         @inline(__always) func number(_ maxDigits: Int) -> (Int, Int)? {
             var v = 0
@@ -135,6 +136,72 @@ extension CivilTime {
         }
         return WrittenTime(
             seconds: days * 86_400 + tod.seconds, micros: tod.micros, offset: offset, isEpoch: false, dateOnly: false)
+    }
+
+    /// The usual form of carrier and SIP timestamps, read at fixed positions:
+    /// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM|±HHMM]`. Anything else (or an invalid value)
+    /// gives `nil`, and the general parser decides; where this one answers, it answers as the
+    /// general one would.
+    @inlinable @inline(__always)
+    static func parseFixedISO(_ p: UnsafeRawBufferPointer, from s: Int, end e: Int) -> WrittenTime? {
+        guard e - s >= 19 else { return nil }
+        @inline(__always) func d(_ k: Int) -> Int { Int(p[s + k] &- 0x30) }
+        let sepT = p[s + 10]
+        guard p[s + 4] == 0x2D, p[s + 7] == 0x2D, sepT == 0x54 || sepT == 0x74 || sepT == 0x20, p[s + 13] == 0x3A,
+            p[s + 16] == 0x3A
+        else { return nil }
+        @inline(__always) func isDigit(_ k: Int) -> Bool { p[s + k] &- 0x30 < 10 }
+        guard isDigit(0), isDigit(1), isDigit(2), isDigit(3), isDigit(5), isDigit(6), isDigit(8), isDigit(9),
+            isDigit(11), isDigit(12), isDigit(14), isDigit(15), isDigit(17), isDigit(18)
+        else { return nil }
+        let year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3)
+        let month = d(5) * 10 + d(6)
+        let day = d(8) * 10 + d(9)
+        let h = d(11) * 10 + d(12)
+        let m = d(14) * 10 + d(15)
+        let sec = min(d(17) * 10 + d(18), 59)
+        guard month >= 1, month <= 12, day >= 1, day <= daysInMonth(year: year, month: month), h < 24, m < 60
+        else { return nil }
+        var i = s + 19
+        var micros: Int64 = 0
+        if i < e, p[i] == 0x2E || p[i] == 0x2C {
+            i += 1
+            var scale: Int64 = 100_000
+            let first = i
+            while i < e, p[i] &- 0x30 < 10 {
+                micros += Int64(p[i] &- 0x30) * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > first else { return nil }
+        }
+        var offset: Int32?
+        if i < e {
+            let c0 = p[i]
+            if c0 == 0x5A || c0 == 0x7A {
+                guard i + 1 == e else { return nil }
+                offset = 0
+            } else if c0 == 0x2B || c0 == 0x2D {
+                let n = e - i
+                guard n == 6 || n == 5 else { return nil }
+                let colon = n == 6
+                if colon { guard p[i + 3] == 0x3A else { return nil } }
+                let mi = colon ? i + 4 : i + 3
+                guard p[i + 1] &- 0x30 < 10, p[i + 2] &- 0x30 < 10, p[mi] &- 0x30 < 10, p[mi + 1] &- 0x30 < 10 else {
+                    return nil
+                }
+                let oh = Int(p[i + 1] &- 0x30) * 10 + Int(p[i + 2] &- 0x30)
+                let om = Int(p[mi] &- 0x30) * 10 + Int(p[mi + 1] &- 0x30)
+                guard oh < 24, om < 60 else { return nil }
+                offset = Int32((oh * 3600 + om * 60) * (c0 == 0x2D ? -1 : 1))
+            } else {
+                return nil
+            }
+        }
+        let days = Int64(daysFromCivil(year: year, month: month, day: day))
+        return WrittenTime(
+            seconds: days * 86_400 + Int64(h * 3600 + m * 60 + sec), micros: micros, offset: offset, isEpoch: false,
+            dateOnly: false)
     }
 
     /// `H:MM[:SS[.fraction]]` with an optional `AM`/`PM` (also `a. m.` / `p. m.`).

@@ -104,6 +104,12 @@ public struct NumberPlan: Sendable, Hashable {
         self.nationalLength = nationalLength
     }
 
+    @inlinable static func power10(_ n: Int) -> UInt64 {
+        var p: UInt64 = 1
+        for _ in 0..<n { p &*= 10 }
+        return p
+    }
+
     /// Mexico's plan: `+52` and ten national digits.
     public static let mexico = NumberPlan()
 
@@ -124,6 +130,23 @@ public struct NumberPlan: Sendable, Hashable {
     /// parentheses and quotes. Other countries' numbers written with `+` stay in their E.164.
     @inlinable
     public func normalise(_ field: UnsafeRawBufferPointer) -> Outcome {
+        // The usual field: digits, perhaps after a '+'.
+        let n = field.count
+        if n > 0, n <= 20 {
+            let plus = field[0] == 0x2B
+            var i = plus ? 1 : 0
+            if i < n {
+                var value: UInt64 = 0
+                while i < n {
+                    let d = field[i] &- 0x30
+                    if d >= 10 { break }
+                    value = value &* 10 &+ UInt64(d)
+                    i += 1
+                }
+                let count = plus ? n - 1 : n
+                if i == n, count < 20 { return classify(value: value, count: count, plus: plus) }
+            }
+        }
         var start = 0
         var end = field.count
         // Trim blanks and quotes.
@@ -201,8 +224,7 @@ public struct NumberPlan: Sendable, Hashable {
         let national = nationalLength
         let cc = countryCode
         let ccDigits = cc < 10 ? 1 : cc < 100 ? 2 : 3
-        var p10: UInt64 = 1
-        for _ in 0..<national { p10 &*= 10 }
+        let p10 = national == 10 ? 10_000_000_000 : Self.power10(national)
         if plus {
             if count < 7 || count > 15 { return count > 15 ? .invalid : .party(.digitString(value, length: count)) }
             // Old Mexican mobile form: +52 1 + ten digits.

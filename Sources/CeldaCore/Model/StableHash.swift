@@ -32,6 +32,29 @@ public enum StableHash {
         return mix(h)
     }
 
+    /// A fast hash of a byte string, eight bytes at a time (rows, for the duplicate filter).
+    @inlinable
+    public static func words(_ p: UnsafeRawBufferPointer) -> UInt64 {
+        guard let base = p.baseAddress else { return mix(0) }
+        let n = p.count
+        var h = seed ^ UInt64(truncatingIfNeeded: n)
+        var i = 0
+        while i + 8 <= n {
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        var t: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < n {
+            t |= UInt64(p[i]) << shift
+            shift += 8
+            i += 1
+        }
+        return mix(h ^ t)
+    }
+
     /// Hash of a string's UTF-8 bytes.
     public static func string(_ s: String) -> UInt64 {
         var s = s

@@ -400,6 +400,18 @@ public struct CDRDecoder {
 
     /// Digits with optional separators; 0 for blank; `nil` when letters appear.
     static func parseDigits(_ p: UnsafeRawBufferPointer, maxDigits: Int) -> UInt64? {
+        // The usual field: digits only.
+        if p.count <= maxDigits {
+            var v: UInt64 = 0
+            var i = 0
+            while i < p.count {
+                let d = p[i] &- 0x30
+                if d >= 10 { break }
+                v = v &* 10 &+ UInt64(d)
+                i += 1
+            }
+            if i == p.count { return v }
+        }
         var v: UInt64 = 0
         var n = 0
         for b in p {

@@ -92,7 +92,7 @@ struct ChunkDecoder {
                     for t in decoder.newTowers[towersBefore...] { out.towers.append((out.records.count, t)) }
                 }
                 out.records.append(record)
-                out.rowHashes.append(StableHash.bytes(row.raw))
+                out.rowHashes.append(StableHash.words(row.raw))
                 if legs { out.legKeys.append(decoder.legKey(row)) }
             case .skipped(let why):
                 out.stats.skipped += 1

@@ -500,7 +500,7 @@ public final class DumpReader {
             switch decoder!.decode(row, source: source) {
             case .record(let record):
                 stats.accepted += 1
-                lastRowHash = StableHash.bytes(row.raw)
+                lastRowHash = StableHash.words(row.raw)
                 lastLegKey = decoder!.legKey(row)
                 return record
             case .skipped(let why):

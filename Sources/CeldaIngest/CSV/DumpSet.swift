@@ -111,13 +111,15 @@ public final class DumpSet {
     }
 }
 
-/// Remembers the hashes of recent rows, by minute of start time, for as long as a duplicate can
-/// still arrive (the allowed disorder); older minutes are forgotten, so memory stays bounded.
+/// Remembers the hashes of recent rows with the minute of their start time, for as long as a
+/// duplicate can still arrive (the allowed disorder); older ones are forgotten, so memory stays
+/// bounded. An exact duplicate row has the same start, hence the same minute.
 struct DuplicateFilter {
     let horizon: EventTime
-    var buckets: [Int64: Set<UInt64>] = [:]
+    /// Row hash → latest minute seen (`Int64.min` for a key just inserted).
+    var seen = KeyTable<Int64>(empty: .min, capacity: 1 << 14)
     var maxSeen: EventTime = .min
-    var lastEviction: Int64 = .min
+    var lastSweep: EventTime = .min
 
     init(horizon: EventTime) { self.horizon = horizon }
 
@@ -126,18 +128,22 @@ struct DuplicateFilter {
         let minute = start / CivilTime.minute
         if start > maxSeen {
             maxSeen = start
-            let oldest = (maxSeen - horizon) / CivilTime.minute
-            if oldest > lastEviction {
-                lastEviction = oldest
-                if buckets.count > Int(horizon / CivilTime.minute) + 2 {
-                    buckets = buckets.filter { $0.key >= oldest }
-                }
+            if lastSweep == .min {
+                lastSweep = start
+            } else if maxSeen - lastSweep >= horizon {
+                lastSweep = maxSeen
+                let oldest = (maxSeen - horizon) / CivilTime.minute
+                seen.removeAll { $0 < oldest }
             }
         }
-        if nearby, buckets[minute - 1]?.contains(hash) == true || buckets[minute + 1]?.contains(hash) == true {
-            return true
+        let i = seen.findOrInsert(hash == 0 ? 1 : hash)
+        let previous = seen[i]
+        if previous == .min {
+            seen[i] = minute
+            return false
         }
-        return !buckets[minute, default: []].insert(hash).inserted
+        seen[i] = max(previous, minute)
+        return previous == minute || (nearby && abs(previous - minute) <= 1)
     }
 }
 
