@@ -19,13 +19,15 @@ public struct SequentialDetector: Detector {
     public var name: String { "sequential" }
 
     struct LineState {
-        var window = EntryWindow()
+        var window = EntryList()
         var lastSeen: EventTime = .min
         var suppression = Suppression()
     }
 
-    private var lines: [Party: LineState] = [:]
+    private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
+    private var pool = EntryPool()
     private var scratch: [UInt64] = []
+    private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
 
     public init(config: SequentialConfig = .init()) { self.config = config }
@@ -39,19 +41,24 @@ public struct SequentialDetector: Detector {
     public mutating func observe(
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
     ) {
-        var state = lines.removeValue(forKey: r.caller) ?? LineState()
-        state.window.insert(
+        let i = lines.findOrInsert(r.caller.raw)
+        pool.insert(
             WindowEntry(
                 start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
-                cell: r.cell,
-                ref: r.source))
-        state.lastSeen = max(state.lastSeen, r.start)
-        let now = state.lastSeen
-        state.window.expire(before: now - config.window)
-        if state.window.count >= config.minRun, !r.flags.contains(.late) {
-            evaluate(r.caller, &state, now: now, context: context, output: &output)
+                cell: r.cell, ref: r.source),
+            into: &lines[i].window)
+        let now = max(lines[i].lastSeen, r.start)
+        lines[i].lastSeen = now
+        pool.expire(&lines[i].window, before: now - config.window)
+        if lines[i].window.count >= config.minRun, !r.flags.contains(.late) {
+            var w = entries
+            entries = []
+            pool.collect(lines[i].window, into: &w)
+            var suppression = lines[i].suppression
+            evaluate(r.caller, w[...], &suppression, now: now, context: context, output: &output)
+            lines[i].suppression = suppression
+            entries = w
         }
-        lines[r.caller] = state
     }
 
     /// The longest run of distinct sorted numbers whose steps are at most `maxGap`.
@@ -78,9 +85,9 @@ public struct SequentialDetector: Detector {
     }
 
     private mutating func evaluate(
-        _ key: Party, _ state: inout LineState, now: EventTime, context: DetectorContext, output: inout DetectorOutput
+        _ key: Party, _ window: ArraySlice<WindowEntry>, _ suppression: inout Suppression, now: EventTime,
+        context: DetectorContext, output: inout DetectorOutput
     ) {
-        let window = state.window.live
         scratch.removeAll(keepingCapacity: true)
         for e in window { if let d = e.other.e164Digits { scratch.append(d) } }
         let run = Self.longestRun(&scratch, maxGap: config.maxGap)
@@ -94,7 +101,7 @@ public struct SequentialDetector: Detector {
             linked
             ? Scoring.linked(strength: strength, confidence: place.confidence, critical: config.criticalScore)
             : Scoring.unlinked(strength: strength)
-        guard state.suppression.allow(severity, at: now, cooldown: config.cooldown) else { return }
+        guard suppression.allow(severity, at: now, cooldown: config.cooldown) else { return }
         let minutes = config.window / CivilTime.minute
         var reasons = [
             "\(run.length) of \(n) numbers called within \(minutes) minutes are consecutive or nearly so "
@@ -120,6 +127,13 @@ public struct SequentialDetector: Detector {
         guard sweep.due(at: watermark, every: config.window) else { return }
         let idle = SweepClock.idle(watermark, after: config.window)
         let cooldown = config.cooldown
-        lines.evict { s in !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown)) }
+        var p = pool
+        pool = EntryPool()
+        lines.removeAll { s in
+            let drop = !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown))
+            if drop { p.release(&s.window) }
+            return drop
+        }
+        pool = p
     }
 }

@@ -36,26 +36,45 @@ public struct VictimDetector: Detector {
     public var name: String { "victim" }
 
     struct State {
-        var calls = EntryWindow()
-        /// All callers by last call time (bounded; popular numbers saturate it).
-        var callers: [Party: EventTime] = [:]
-        /// Lines this number called (never counted against it).
-        var contacts = Set<Party>()
-        var reported = Set<Party>()
+        var calls = EntryList()
+        /// All callers by last call time (bounded; popular numbers saturate it), in ``callerTimes``.
+        var callers: Int32 = -1
+        /// Lines this number called (never counted against it), in ``sets``.
+        var contacts: Int32 = -1
+        /// Lines already reported to the alliance stage, in ``sets``.
+        var reported: Int32 = -1
         var lastSeen: EventTime = .min
         var suppression = Suppression()
     }
 
-    private var states: [Party: State] = [:]
+    /// Calls to one number, halved at every multiple of the half-life of event time (so the
+    /// count depends only on the number's own calls, however keys are split across shards).
+    struct Popularity {
+        var count: UInt32 = 0
+        var epoch: Int32 = 0
+
+        func decayed(to e: Int32) -> UInt32 {
+            let gap = Int(e) - Int(epoch)
+            return gap <= 0 ? count : gap >= 32 ? 0 : count >> UInt32(gap)
+        }
+    }
+
+    private var states = KeyTable<State>(empty: State(), capacity: 1024)
+    private var pool = EntryPool()
+    private var sets = PartySets()
+    private var callerTimes: [[Party: EventTime]] = []
+    private var freeCallerTimes: [Int32] = []
+    private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
-    /// Calls per number, for every number (popularity without per-number state).
-    private var sketch: CallSketch
+    /// Recent calls per number, for every number routed here (popularity).
+    private var numbers = KeyTable<Popularity>(empty: Popularity(), capacity: 1 << 14)
+    private let halfLife: EventTime
     /// Calls per (caller, number) pair routed here (the numbers a line usually calls).
     private var pairs = PairSketch()
 
     public init(config: VictimConfig = .init()) {
         self.config = config
-        self.sketch = CallSketch(halfLife: config.window / 2)
+        self.halfLife = max(CivilTime.minute, config.window / 2)
     }
     public func makeShard() -> VictimDetector { VictimDetector(config: config) }
     public var keyCount: Int { states.count }
@@ -69,16 +88,26 @@ public struct VictimDetector: Detector {
         r.caller.isNone ? nil : r.caller.raw
     }
 
+    @inline(__always) func epoch(_ t: EventTime) -> Int32 {
+        Int32(truncatingIfNeeded: t >= 0 ? t / halfLife : (t - halfLife + 1) / halfLife)
+    }
+
     public mutating func observe(
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
     ) {
         if role == .secondary {
             // r.caller is a number we may be watching as a victim: it calls r.callee.
-            if states[r.caller] != nil { states[r.caller]!.contacts.insert(r.callee) }
+            if let i = states.find(r.caller.raw) { sets.insert(r.callee, into: &states[i].contacts) }
             return
         }
         let key = r.callee
-        sketch.add(key.raw, at: r.start)
+        let n = numbers.findOrInsert(key.raw)
+        let e = epoch(r.start)
+        if e > numbers[n].epoch {
+            numbers[n].count = numbers[n].decayed(to: e)
+            numbers[n].epoch = e
+        }
+        numbers[n].count &+= 1
         if !r.caller.isNone { pairs.add(caller: r.caller, callee: key) }
         let link = context.prisonLink(r)
         if let link, !r.caller.isNone {
@@ -92,30 +121,52 @@ public struct VictimDetector: Detector {
                         ref: r.source))
             }
         }
-        if link == nil && states[key] == nil { return }  // cheap filter: only numbers prison lines call
-        var s = states.removeValue(forKey: key) ?? State()
-        s.lastSeen = max(s.lastSeen, r.start)
-        let now = s.lastSeen
-        if s.callers.count < config.maxCallers * 2 || s.callers[r.caller] != nil { s.callers[r.caller] = r.start }
+        let found = states.find(key.raw)
+        if link == nil && found == nil { return }  // cheap filter: only numbers prison lines call
+        let i = found ?? states.findOrInsert(key.raw)
+        let now = max(states[i].lastSeen, r.start)
+        states[i].lastSeen = now
+        if states[i].callers < 0 { states[i].callers = makeCallerTimes() }
+        let c = Int(states[i].callers)
+        if callerTimes[c].count < config.maxCallers * 2 || callerTimes[c][r.caller] != nil {
+            callerTimes[c][r.caller] = r.start
+        }
         if link != nil {
-            s.calls.insert(
+            pool.insert(
                 WindowEntry(
                     start: r.start, other: r.caller, durationMs: r.durationMs, answered: r.answered, site: r.site,
-                    cell: r.cell, ref: r.source))
+                    cell: r.cell, ref: r.source),
+                into: &states[i].calls)
         }
-        s.calls.expire(before: now - config.window)
+        pool.expire(&states[i].calls, before: now - config.window)
         if link != nil, !r.flags.contains(.late) {
-            evaluate(key, &s, now: now, context: context, output: &output)
+            var s = states[i]
+            let recentCalls = Int(numbers[n].decayed(to: epoch(now)))
+            evaluate(key, &s, now: now, recentCalls: recentCalls, context: context, output: &output)
+            states[i].suppression = s.suppression
+            states[i].reported = s.reported
         }
-        states[key] = s
+    }
+
+    private mutating func makeCallerTimes() -> Int32 {
+        if let f = freeCallerTimes.popLast() { return f }
+        callerTimes.append([:])
+        return Int32(callerTimes.count - 1)
     }
 
     private mutating func evaluate(
-        _ key: Party, _ s: inout State, now: EventTime, context: DetectorContext, output: inout DetectorOutput
+        _ key: Party, _ s: inout State, now: EventTime, recentCalls: Int, context: DetectorContext,
+        output: inout DetectorOutput
     ) {
         let from = now - config.window
-        if s.callers.count > config.maxCallers { s.callers = s.callers.filter { $0.value > from } }
-        let window = s.calls.live.filter { !s.contacts.contains($0.other) }
+        let c = Int(s.callers)
+        if callerTimes[c].count > config.maxCallers { callerTimes[c] = callerTimes[c].filter { $0.value > from } }
+        var all = entries
+        entries = []
+        pool.collect(s.calls, into: &all)
+        let contacts = s.contacts
+        let window = all.filter { !sets.contains(contacts, $0.other) }
+        entries = all
         guard !window.isEmpty else { return }
         var perLine: [Party: (calls: Int, short: Int, first: EventTime, prison: Int)] = [:]
         for e in window {
@@ -128,8 +179,8 @@ public struct VictimDetector: Detector {
         // Alliance findings: a number called from two or more prisons.
         let prisons = Set(perLine.values.map(\.prison))
         if prisons.count >= 2 {
-            for (line, v) in perLine.sorted(by: { $0.key < $1.key }) where !s.reported.contains(line) {
-                s.reported.insert(line)
+            for (line, v) in perLine.sorted(by: { $0.key < $1.key }) where !sets.contains(s.reported, line) {
+                sets.insert(line, into: &s.reported)
                 let first = window.first { $0.other == line }!
                 output.victimLinks.append(
                     VictimLink(victim: key, caller: line, prison: v.prison, time: v.first, ref: first.ref))
@@ -141,11 +192,10 @@ public struct VictimDetector: Detector {
             top.value.calls >= config.minRepeat
             && Double(top.value.short) / Double(top.value.calls) >= config.minRepeatUnansweredShare
         guard lines >= config.minLines || repeatHolds else { return }
-        let totalCallers = s.callers.count
+        let totalCallers = callerTimes[c].count
         let prisonShare = Double(lines) / Double(max(totalCallers, lines))
         guard totalCallers <= config.maxCallers, prisonShare >= config.minPrisonCallerShare else { return }
-        // Calls the number received before it was watched, from the sketch.
-        let recentCalls = sketch.estimate(key.raw)
+        // Calls the number received recently, watched or not.
         guard
             recentCalls <= 4 * config.maxCallers
                 || Double(window.count) / Double(recentCalls) >= config.minPrisonCallerShare
@@ -208,6 +258,29 @@ public struct VictimDetector: Detector {
         guard sweep.due(at: watermark, every: CivilTime.hour) else { return }
         let idle = SweepClock.idle(watermark, after: config.window)
         let cooldown = config.cooldown
-        states.evict { s in !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown)) }
+        var p = pool
+        pool = EntryPool()
+        var h = sets
+        sets = PartySets()
+        var freed: [Int32] = []
+        states.removeAll { s in
+            let drop = !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown))
+            if drop {
+                p.release(&s.calls)
+                h.release(&s.contacts)
+                h.release(&s.reported)
+                if s.callers >= 0 { freed.append(s.callers) }
+            }
+            return drop
+        }
+        pool = p
+        sets = h
+        for f in freed {
+            callerTimes[Int(f)].removeAll(keepingCapacity: callerTimes[Int(f)].capacity <= 128)
+            freeCallerTimes.append(f)
+        }
+        // Numbers whose recent calls have decayed away.
+        let now = watermark == .max ? Int32.max : epoch(watermark)
+        if watermark != .max { numbers.removeAll { $0.decayed(to: now) == 0 } }
     }
 }
