@@ -174,7 +174,10 @@ struct Analyze: ParsableCommand {
         var engineConfig = EngineConfig()
         engineConfig.maxDisorder = st.maxDisorder
         if let shard { engineConfig.partition = KeyPartition(part: shard.part, parts: shard.parts) }
-        let (detectors, stages) = Self.detectors(st)
+        var (detectors, stages) = Self.detectors(st)
+        let phase = ProcessInfoLite.environment("CELDA_PHASE") ?? ""
+        if phase == "front" { detectors = [] ; stages = [] }
+        if phase.hasPrefix("only:") { detectors = detectors.filter { "only:" + $0.name == phase }; stages = [] }
         let threadCount = threads ?? ProcessInfoLite.cores
         let engine = ParallelEngine(
             detectors: detectors, sites: sites, config: engineConfig, stages: stages, allowlist: allow,
@@ -190,8 +193,9 @@ struct Analyze: ParsableCommand {
         }
         let dump = DumpSet(readers: readers, maxDisorder: st.maxDisorder)
         var progress = Progress(quiet: quiet)
+        let decodeOnly = phase == "decode"
         dump.run(sites: sites) {
-            engine.ingest($0)
+            if !decodeOnly { engine.ingest($0) }
             progress.tick(dump)
         }
         progress.end()

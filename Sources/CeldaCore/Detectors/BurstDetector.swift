@@ -100,7 +100,7 @@ public struct BurstDetector: Detector {
         let entry = WindowEntry(
             start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site, cell: r.cell,
             ref: r.source)
-        pool.insert(entry, into: &lines[i].window)
+        pool.insert(entry, into: &lines[i].window, newest: lines[i].lastSeen)
         if r.start < lines[i].firstSeen { lines[i].firstSeen = r.start }
         let linked = context.sites.reachesPrison(r.site)
         if linked { pool.insert(entry, into: &lines[i].slow) }
@@ -226,7 +226,7 @@ public struct BurstDetector: Detector {
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
-        guard sweep.due(at: watermark, every: config.window) else { return }
+        guard sweep.due(at: watermark, every: min(config.window, 15 * CivilTime.minute)) else { return }
         let idle = SweepClock.idle(watermark, after: config.window)
         let slowIdle = SweepClock.idle(watermark, after: config.slowWindow)
         let cooldown = config.cooldown

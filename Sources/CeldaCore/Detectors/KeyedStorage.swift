@@ -1,7 +1,7 @@
 /// Per-key detector state: an open-addressing hash table from nonzero 64-bit keys (packed
 /// numbers, IMEIs, cell hashes) to values stored in the slots themselves.
 ///
-/// A lookup is one multiply and, at the table's load (at most one half), one or two probes into
+/// A lookup is one multiply and, at the table's load (at most 70%), a few probes into
 /// one array, so the key and its state usually share a cache line; there is no per-key
 /// allocation. Values are mutated in place through their slot (`table[slot]`). Removal closes the
 /// probe chain by backward shifting (no tombstones build up under key churn), which moves other
@@ -31,7 +31,7 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     /// A table whose absent values read as `empty`, sized for `capacity` keys before it grows.
     public init(empty: Value, capacity: Int = 64) {
         var bits = 4
-        while (1 << bits) < capacity * 2 { bits += 1 }
+        while (1 << bits) * 7 < capacity * 10 { bits += 1 }
         self.empty = empty
         slots = Array(repeating: Slot(key: 0, value: empty), count: 1 << bits)
         shift = UInt64(64 - bits)
@@ -73,7 +73,7 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     @inlinable @inline(__always)
     public mutating func findOrInsert(_ key: UInt64) -> Int {
         precondition(key != 0, "KeyTable keys are nonzero")
-        if (used + 1) * 2 > slots.count { grow() }
+        if (used + 1) * 10 > slots.count * 7 { grow() }
         let mask = slots.count - 1
         var i = home(key)
         while true {
@@ -151,13 +151,15 @@ struct EntryPool: Sendable {
     var free: Int32 = -1
 
     /// Appends `e` to `list` at its place in time order (at the tail unless it is late).
+    /// `newest`, when given, is a time no earlier than the list's newest entry (it saves reading
+    /// the tail entry).
     @inline(__always)
-    mutating func insert(_ e: WindowEntry, into list: inout EntryList) {
+    mutating func insert(_ e: WindowEntry, into list: inout EntryList, newest: EventTime = .max) {
         let n = allocate(e)
         if list.tail < 0 {
             list.head = n
             list.tail = n
-        } else if list.lastStart <= e.start {
+        } else if newest <= e.start || nodes[Int(list.tail)].entry.start <= e.start {
             nodes[Int(list.tail)].next = n
             list.tail = n
         } else if nodes[Int(list.head)].entry.start > e.start {
@@ -174,7 +176,6 @@ struct EntryPool: Sendable {
             nodes[Int(n)].next = nodes[Int(p)].next
             nodes[Int(p)].next = n
         }
-        if e.start > list.lastStart { list.lastStart = e.start }
         list.count += 1
     }
 
@@ -198,10 +199,7 @@ struct EntryPool: Sendable {
     mutating func removeFirst(_ list: inout EntryList) {
         let n = list.head
         list.head = nodes[Int(n)].next
-        if list.head < 0 {
-            list.tail = -1
-            list.lastStart = .min
-        }
+        if list.head < 0 { list.tail = -1 }
         nodes[Int(n)].next = free
         free = n
         list.count -= 1
@@ -248,7 +246,6 @@ struct EntryList: Sendable {
     var head: Int32 = -1
     var tail: Int32 = -1
     var count: Int32 = 0
-    var lastStart: EventTime = .min
     var isEmpty: Bool { head < 0 }
 }
 

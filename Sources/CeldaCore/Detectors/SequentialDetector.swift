@@ -46,7 +46,7 @@ public struct SequentialDetector: Detector {
             WindowEntry(
                 start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
                 cell: r.cell, ref: r.source),
-            into: &lines[i].window)
+            into: &lines[i].window, newest: lines[i].lastSeen)
         let now = max(lines[i].lastSeen, r.start)
         lines[i].lastSeen = now
         pool.expire(&lines[i].window, before: now - config.window)
@@ -124,7 +124,7 @@ public struct SequentialDetector: Detector {
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
-        guard sweep.due(at: watermark, every: config.window) else { return }
+        guard sweep.due(at: watermark, every: min(config.window, 15 * CivilTime.minute)) else { return }
         let idle = SweepClock.idle(watermark, after: config.window)
         let cooldown = config.cooldown
         var p = pool

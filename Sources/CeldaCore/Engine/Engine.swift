@@ -119,10 +119,17 @@ public struct EngineFront {
 
     /// End of input: releases everything held.
     public mutating func flush(into batch: inout Batch) {
+        while flush(into: &batch, limit: .max) {}
+    }
+
+    /// End of input, in bounded steps: releases up to `limit` held records; `true` while more
+    /// are held.
+    public mutating func flush(into batch: inout Batch, limit: Int) -> Bool {
         due.removeAll(keepingCapacity: true)
-        reorder.flush(into: &due)
+        reorder.flush(into: &due, limit: limit)
         for i in due.indices { release(due[i], into: &batch) }
         stats.late = reorder.lateCount
+        return reorder.count > 0
     }
 }
 
@@ -216,7 +223,7 @@ public struct Engine {
     /// Ends the input: releases what is buffered, closes every window; returns the keyed
     /// detectors' findings merged in canonical order.
     public mutating func finishFindings() -> DetectorOutput {
-        front.flush(into: &batch)
+        while front.flush(into: &batch, limit: 4096) { dispatch() }
         dispatch()
         return DetectorOutput.merged(runners.indices.map { runners[$0].finish(context: context) })
     }

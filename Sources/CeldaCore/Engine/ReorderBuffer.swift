@@ -30,6 +30,7 @@ public struct ReorderBuffer {
     public private(set) var released: EventTime = .min
     /// Records that arrived later than the allowed disorder.
     public private(set) var lateCount = 0
+    private var work = SortWork()
 
     public init(maxDisorder: EventTime) {
         self.maxDisorder = max(0, maxDisorder)
@@ -84,18 +85,20 @@ public struct ReorderBuffer {
         release(upTo: watermark, into: &due)
     }
 
-    private mutating func release(upTo w: EventTime, into due: inout [CallRecord]) {
+    private mutating func release(upTo w: EventTime, into due: inout [CallRecord], limit: Int = .max) {
         let last = Self.second(w)
+        var budget = limit
         while held > 0, cursor <= last {
             let b = slot(cursor)
             if buckets[b].head < buckets[b].items.count {
                 if !buckets[b].sorted {
-                    buckets[b].items[buckets[b].head...].sort(by: CallRecord.precedes)
+                    Self.sort(&buckets[b].items, from: buckets[b].head, work: &work)
                     buckets[b].sorted = true
                 }
                 while buckets[b].head < buckets[b].items.count {
                     let r = buckets[b].items[buckets[b].head]
-                    if r.start > w { return }  // the rest of this second is not due yet
+                    if r.start > w || budget == 0 { return }  // the rest of this second is not due yet
+                    budget -= 1
                     buckets[b].head += 1
                     held -= 1
                     released = r.start
@@ -109,8 +112,96 @@ public struct ReorderBuffer {
         }
     }
 
+    /// Reused buffers for sorting a bucket.
+    struct SortWork {
+        var keys: [SortKey] = []
+        var stack: [(Int, Int)] = []
+        var out: [CallRecord] = []
+    }
+
+    /// Sorts `items[from...]` by ``CallRecord/precedes(_:_:)``: small keys (start and caller,
+    /// which settle almost every comparison) are sorted, then the records are moved once.
+    static func sort(_ items: inout [CallRecord], from: Int, work: inout SortWork) {
+        let n = items.count - from
+        if n < 2 { return }
+        work.keys.removeAll(keepingCapacity: true)
+        for i in from..<items.count {
+            work.keys.append(SortKey(start: items[i].start, caller: items[i].caller.raw, index: Int32(i)))
+        }
+        work.stack.removeAll(keepingCapacity: true)
+        items.withUnsafeBufferPointer { rec in
+            work.keys.withUnsafeMutableBufferPointer { k in
+                @inline(__always) func less(_ a: SortKey, _ b: SortKey) -> Bool {
+                    if a.start != b.start { return a.start < b.start }
+                    if a.caller != b.caller { return a.caller < b.caller }
+                    return CallRecord.precedes(rec[Int(a.index)], rec[Int(b.index)])
+                }
+                // Quicksort (median of three) down to runs of 16, then one insertion pass.
+                work.stack.append((0, n - 1))
+                while let (lo0, hi0) = work.stack.popLast() {
+                    var lo = lo0
+                    var hi = hi0
+                    while hi - lo > 16 {
+                        let mid = lo + (hi - lo) / 2
+                        if less(k[mid], k[lo]) { k.swapAt(mid, lo) }
+                        if less(k[hi], k[lo]) { k.swapAt(hi, lo) }
+                        if less(k[hi], k[mid]) { k.swapAt(hi, mid) }
+                        let pivot = k[mid]
+                        var i = lo
+                        var j = hi
+                        while i <= j {
+                            while less(k[i], pivot) { i += 1 }
+                            while less(pivot, k[j]) { j -= 1 }
+                            if i <= j {
+                                k.swapAt(i, j)
+                                i += 1
+                                j -= 1
+                            }
+                        }
+                        // The smaller side waits on the stack; loop on the larger.
+                        if j - lo < hi - i {
+                            if lo < j { work.stack.append((lo, j)) }
+                            lo = i
+                        } else {
+                            if i < hi { work.stack.append((i, hi)) }
+                            hi = j
+                        }
+                    }
+                }
+                for i in 1..<n {
+                    let x = k[i]
+                    var j = i
+                    while j > 0, less(x, k[j - 1]) {
+                        k[j] = k[j - 1]
+                        j -= 1
+                    }
+                    k[j] = x
+                }
+            }
+        }
+        var out = work.out
+        work.out = []
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(items.count)
+        out.append(contentsOf: items[0..<from])
+        for key in work.keys { out.append(items[Int(key.index)]) }
+        swap(&out, &items)
+        work.out = out
+    }
+
+    struct SortKey {
+        var start: EventTime
+        var caller: UInt64
+        var index: Int32
+    }
+
     /// Releases everything left, in order.
     public mutating func flush(into due: inout [CallRecord]) {
         release(upTo: .max, into: &due)
+    }
+
+    /// Releases up to `limit` of the records left, in order (end of input, a batch at a time).
+    public mutating func flush(into due: inout [CallRecord], limit: Int) {
+        release(upTo: .max, into: &due, limit: limit)
     }
 }

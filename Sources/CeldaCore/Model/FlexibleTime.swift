@@ -143,7 +143,7 @@ extension CivilTime {
     /// gives `nil`, and the general parser decides; where this one answers, it answers as the
     /// general one would.
     @inlinable @inline(__always)
-    static func parseFixedISO(_ p: UnsafeRawBufferPointer, from s: Int, end e: Int) -> WrittenTime? {
+    public static func parseFixedISO(_ p: UnsafeRawBufferPointer, from s: Int, end e: Int) -> WrittenTime? {
         guard e - s >= 19 else { return nil }
         @inline(__always) func d(_ k: Int) -> Int { Int(p[s + k] &- 0x30) }
         let sepT = p[s + 10]

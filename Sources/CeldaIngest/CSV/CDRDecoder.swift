@@ -41,6 +41,9 @@ public struct CDRDecoder {
         )
     public let width: Int
     let icidColumn: Int
+    /// The layout is one ``decodeCommon(_:source:)`` handles: one start column, a duration,
+    /// dashed or absent cells, no call type, answer or end time, disposition or inline tower.
+    let commonLayout: Bool
 
     public init(layout: CDRLayout, plan: NumberPlan, zone: ZoneRules) {
         self.layout = layout
@@ -54,6 +57,87 @@ public struct CDRDecoder {
         )
         width = layout.header.count
         icidColumn = layout.columns[.icid] ?? -1
+        commonLayout =
+            col.start >= 0 && col.type < 0 && col.answer < 0 && col.end < 0 && col.disposition < 0 && col.lat < 0
+            && col.lon < 0 && col.mcc < 0 && !layout.cellHex && layout.encoding == .utf8
+    }
+
+    /// The usual row of the usual layout, decoded without building rejection messages: `nil`
+    /// when anything is not the plain case (the caller then runs ``decode(_:source:)``, which
+    /// decides, with its message). Where it answers, it answers exactly as ``decode(_:source:)``.
+    @inline(__always)
+    func decodeCommon(_ row: Row, source: SourceRef) -> CallRecord? {
+        guard commonLayout, width == 0 || row.fields.count == width else { return nil }
+        let tf = row.field(col.start)
+        guard let w = CivilTime.parseFixedISO(tf, from: 0, end: tf.count) else { return nil }
+        let t = utc(localSeconds: w.seconds, micros: w.micros, offset: w.offset)
+        guard case .party(let a) = plan.normalise(row.field(col.caller)),
+            case .party(let b) = plan.normalise(row.field(col.callee))
+        else { return nil }
+        var durationMs: UInt32 = 0
+        var hasDuration = false
+        if col.duration >= 0 {
+            let f = row.field(col.duration)
+            if f.count > 0 {
+                guard f.count <= 9 else { return nil }
+                var v: UInt32 = 0
+                for c in f {
+                    let d = c &- 0x30
+                    guard d < 10 else { return nil }
+                    v = v &* 10 &+ UInt32(d)
+                }
+                guard UInt64(v) * 1000 <= UInt64(UInt32.max) else { return nil }
+                durationMs = v * 1000
+                hasDuration = true
+            }
+        }
+        var c = CellID.none
+        if col.cell >= 0 {
+            let f = row.field(col.cell)
+            if f.count > 0 {
+                guard let parsed = CellID.parseDashed(f) else { return nil }
+                c = parsed
+            }
+        }
+        var imeiValue: UInt64 = 0
+        if col.imei >= 0 {
+            guard let v = Self.plainDigits(row.field(col.imei), maxDigits: 17) else { return nil }
+            imeiValue = v
+        }
+        var imsiValue: UInt64 = 0
+        if col.imsi >= 0 {
+            guard let v = Self.plainDigits(row.field(col.imsi), maxDigits: 15) else { return nil }
+            imsiValue = v
+        }
+        var answered: Bool?
+        if col.answered >= 0 {
+            let f = row.field(col.answered)
+            if f.count == 1, f[0] == 0x31 {
+                answered = true
+            } else if f.count == 1, f[0] == 0x30 {
+                answered = false
+            } else if f.count != 0 {
+                return nil
+            }
+        }
+        var flags = CallRecord.Flags()
+        if answered ?? (hasDuration && durationMs > 0) { flags.insert(.answered) }
+        return CallRecord(
+            start: t, durationMs: durationMs, flags: flags, caller: a, callee: b, imei: imeiValue, imsi: imsiValue,
+            cell: c, source: source)
+    }
+
+    /// Digits only (0 for an empty field), else `nil`.
+    @inline(__always)
+    static func plainDigits(_ p: UnsafeRawBufferPointer, maxDigits: Int) -> UInt64? {
+        guard p.count <= maxDigits else { return nil }
+        var v: UInt64 = 0
+        for c in p {
+            let d = c &- 0x30
+            guard d < 10 else { return nil }
+            v = v &* 10 &+ UInt64(d)
+        }
+        return v
     }
 
     /// The hash of the row's charging id, 0 without one (legs sharing it are one call).

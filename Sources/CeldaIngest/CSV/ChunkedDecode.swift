@@ -84,6 +84,13 @@ struct ChunkDecoder {
                 continue
             }
             let source = SourceRef(input: inputIndex, offset: row.offset, line: row.line)
+            if let record = decoder.decodeCommon(row, source: source) {
+                out.stats.accepted += 1
+                out.records.append(record)
+                out.rowHashes.append(StableHash.words(row.raw))
+                if legs { out.legKeys.append(decoder.legKey(row)) }
+                continue
+            }
             let towersBefore = decoder.newTowers.count
             switch decoder.decode(row, source: source) {
             case .record(let record):

@@ -8,6 +8,7 @@ public import CeldaCore
 /// overlapping exports and files from several switches interleave as one stream), exact
 /// duplicate rows are counted once, and towers carried inline are added to the site table.
 public final class DumpSet {
+    static let noDedup = getenv("CELDA_NODEDUP") != nil
     public let readers: [DumpReader]
     /// Inputs that failed (missing, unreadable, cut short); the others are still read.
     public private(set) var errors: [InputError] = []
@@ -48,7 +49,7 @@ public final class DumpSet {
             if best < 0 { break }
             let record = heads[best]!
             let leg = readers[best].lastLegKey
-            if duplicates.isDuplicate(hashes[best], start: record.start) {
+            if !Self.noDedup && duplicates.isDuplicate(hashes[best], start: record.start) {
                 readers[best].countDuplicate()
             } else if leg != 0, legs.isDuplicate(leg, start: record.start, nearby: true) {
                 readers[best].countDuplicate(sameCall: true)
@@ -130,7 +131,7 @@ struct DuplicateFilter {
             maxSeen = start
             if lastSweep == .min {
                 lastSweep = start
-            } else if maxSeen - lastSweep >= horizon {
+            } else if maxSeen - lastSweep >= horizon / 4 {
                 lastSweep = maxSeen
                 let oldest = (maxSeen - horizon) / CivilTime.minute
                 seen.removeAll { $0 < oldest }

@@ -78,7 +78,7 @@ public final class ParallelEngine {
 
     /// Ends the input; returns the keyed detectors' merged findings.
     public func finishFindings() -> DetectorOutput {
-        front.flush(into: &batch)
+        while front.flush(into: &batch, limit: Self.batchSize) { publish() }
         publish()
         if inline != nil {
             let context = DetectorContext(sites: front.sites, allowlist: allowlist, watchlist: watchlist)

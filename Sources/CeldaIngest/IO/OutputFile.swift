@@ -131,6 +131,12 @@ public enum ProcessInfoLite {
 
     /// Whether standard error is a terminal.
     public static var stderrIsTerminal: Bool { isatty(2) != 0 }
+
+    /// An environment variable.
+    public static func environment(_ name: String) -> String? {
+        guard let v = getenv(name) else { return nil }
+        return String(cString: v)
+    }
 }
 
 /// Directory helpers.
