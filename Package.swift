@@ -19,7 +19,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
@@ -28,11 +27,13 @@ let package = Package(
         .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
         // zlib for gzip-compressed dumps.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Compiler intrinsics Swift does not expose (a cache prefetch hint). No I/O.
+        .target(name: "CCeldaSupport"),
         // Model, geo, windowed statistics, detectors, engine, alert encoding. No Foundation, no I/O.
         .target(
             name: "CeldaCore",
             dependencies: [
-                .product(name: "HeapModule", package: "swift-collections"),
+                "CCeldaSupport",
                 .product(name: "RealModule", package: "swift-numerics"),
             ],
             swiftSettings: strict

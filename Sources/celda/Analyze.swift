@@ -201,8 +201,11 @@ struct Analyze: ParsableCommand {
         progress.end()
         let inputErrors = dump.errors
         for e in inputErrors { ProcessInfoLite.stderr("celda: \(e)") }
-        let rows = dump.stats
         let found = engine.finishFindings()
+        for (input, n) in engine.stats.duplicatesByInput where input < readers.count {
+            for _ in 0..<n { readers[input].countDuplicate() }
+        }
+        let rows = dump.stats
         var identities = IdentityTable()
         var siteNames = towerLoad.siteNames
         for r in readers {

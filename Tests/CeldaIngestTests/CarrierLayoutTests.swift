@@ -85,8 +85,7 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
         o.zone = try ZoneLoader.load("America/Mexico_City")
         let r = DumpReader(path: path, inputIndex: 0, options: o)
         let set = DumpSet(readers: [r], maxDisorder: 2 * CivilTime.hour)
-        var recs: [CallRecord] = []
-        set.run(sites: SiteTable(towers: [], prisons: [])) { recs.append($0) }
+        let recs = set.orderedRecords(sites: SiteTable(towers: [], prisons: []))
         #expect(r.layout.name == "freeswitch")
         #expect(r.stats.read == 10)
         #expect(r.stats.accepted == 9)
@@ -237,8 +236,7 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
         o.zone = .utc
         let readers = [a, b].enumerated().map { DumpReader(path: $1, inputIndex: $0, options: o) }
         let set = DumpSet(readers: readers, maxDisorder: 2 * CivilTime.hour)
-        var recs: [CallRecord] = []
-        set.run(sites: SiteTable(towers: [], prisons: [])) { recs.append($0) }
+        let recs = set.orderedRecords(sites: SiteTable(towers: [], prisons: []))
         #expect(recs.count == 3000)
         #expect(set.stats.read == 3500)
         #expect(set.stats.duplicate == 500)

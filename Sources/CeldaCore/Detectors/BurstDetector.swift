@@ -84,6 +84,11 @@ public struct BurstDetector: Detector {
         record.callee.isNone ? nil : record.callee.raw
     }
 
+    public func prefetch(_ r: CallRecord, context: DetectorContext) {
+        lines.prefetch(r.caller.raw)
+        lines.prefetch(r.callee.raw)
+    }
+
     public mutating func observe(
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
     ) {

@@ -1,3 +1,5 @@
+public import CCeldaSupport
+
 /// Per-key detector state: an open-addressing hash table from nonzero 64-bit keys (packed
 /// numbers, IMEIs, cell hashes) to values stored in the slots themselves.
 ///
@@ -53,6 +55,12 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
 
     /// The key in a slot (0 when empty).
     @inlinable @inline(__always) public func key(at slot: Int) -> UInt64 { slots[slot].key }
+
+    /// Starts loading the home slot of `key` into the cache (a hint for a lookup soon after).
+    @inlinable @inline(__always)
+    public func prefetch(_ key: UInt64) {
+        slots.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + home(key)) }
+    }
 
     /// The slot of `key`, or `nil`.
     @inlinable @inline(__always)

@@ -92,6 +92,11 @@ public struct VictimDetector: Detector {
         Int32(truncatingIfNeeded: t >= 0 ? t / halfLife : (t - halfLife + 1) / halfLife)
     }
 
+    public func prefetch(_ r: CallRecord, context: DetectorContext) {
+        numbers.prefetch(r.callee.raw)
+        pairs.prefetch(caller: r.caller, callee: r.callee)
+    }
+
     public mutating func observe(
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
     ) {

@@ -1,3 +1,5 @@
+internal import CCeldaSupport
+
 /// Numbers and prefixes (for `--allowlist` and `--watchlist`).
 public struct NumberList: Sendable {
     var exact = Set<UInt64>()
@@ -152,6 +154,13 @@ public struct PairSketch: Sendable {
         if count(i) < 2 { words[i >> 5] &+= 1 << UInt64((i & 31) * 2) }
     }
 
+    /// Starts loading the block of a pair.
+    @inline(__always)
+    public func prefetch(caller: Party, callee: Party) {
+        let i = Self.positions(caller, callee).0
+        words.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + (i >> 5)) }
+    }
+
     public mutating func add(caller: Party, callee: Party) {
         let p = Self.positions(caller, callee)
         bump(p.0)
@@ -229,6 +238,10 @@ public protocol Detector: Sendable {
     /// A fresh, empty detector with the same configuration (one per shard).
     func makeShard() -> Self
 
+    /// A hint that `record` will be observed soon: start loading the state it will touch
+    /// (default: nothing). Never changes results.
+    func prefetch(_ record: CallRecord, context: DetectorContext)
+
     /// Feeds a batch: for each record in order, the ticks due before it (``advance(to:context:output:)``),
     /// then the record under each of its keys that falls in `lane`. The default does exactly that
     /// with ``routingKey(of:context:)``, ``secondaryKey(of:context:)`` and ``observe(_:role:context:output:)``;
@@ -241,6 +254,8 @@ public protocol Detector: Sendable {
 extension Detector {
     public func secondaryKey(of record: CallRecord, context: DetectorContext) -> UInt64? { nil }
 
+    public func prefetch(_ record: CallRecord, context: DetectorContext) {}
+
     public mutating func run(
         _ batch: Batch, lane: Int, lanes: Int, partition: KeyPartition, context: DetectorContext,
         output: inout DetectorOutput
@@ -248,7 +263,10 @@ extension Detector {
         var t = 0
         let ticks = batch.ticks
         batch.records.withUnsafeBufferPointer { records in
+            let ahead = 8
+            for i in 0..<min(ahead, records.count) { prefetch(records[i], context: context) }
             for i in records.indices {
+                if i + ahead < records.count { prefetch(records[i + ahead], context: context) }
                 while t < ticks.count, ticks[t].at == i {
                     advance(to: ticks[t].time, context: context, output: &output)
                     t += 1

@@ -45,6 +45,9 @@ public struct EngineStats: Sendable, Equatable {
     public var prisonLinked = 0
     /// Records whose calling line is on the allowlist (counted, not analysed).
     public var allowlisted = 0
+    /// Exact repeats of an earlier row (same content and row hash), by input index: counted, not
+    /// analysed.
+    public var duplicatesByInput: [Int: Int] = [:]
     public init() {}
 }
 
@@ -93,19 +96,41 @@ public struct EngineFront {
     public mutating func ingest(_ record: CallRecord, into batch: inout Batch) {
         var r = record
         r.site = sites.site(of: r.cell)
-        stats.records += 1
-        if !r.isLocated {
-            stats.unlocated += 1
-        } else if sites.reachesPrison(r.site) {
-            stats.prisonLinked += 1
-        }
         due.removeAll(keepingCapacity: true)
         reorder.push(r, into: &due)
         for i in due.indices { release(due[i], into: &batch) }
         stats.late = reorder.lateCount
     }
 
+    /// The last record released in order, and the row hashes of the released records equal to it
+    /// in content: an exact repeat of a row sorts next to it.
+    private var lastReleased: CallRecord?
+    private var sameContentHashes: [UInt64] = []
+
+    private mutating func isRepeat(_ r: CallRecord) -> Bool {
+        if r.flags.contains(.late) { return false }
+        if let last = lastReleased, CallRecord.sameContent(last, r) {
+            if r.rowHash != 0, sameContentHashes.contains(r.rowHash) { return true }
+            sameContentHashes.append(r.rowHash)
+        } else {
+            sameContentHashes.removeAll(keepingCapacity: true)
+            sameContentHashes.append(r.rowHash)
+        }
+        lastReleased = r
+        return false
+    }
+
     private mutating func release(_ r: CallRecord, into batch: inout Batch) {
+        if isRepeat(r) {
+            stats.duplicatesByInput[r.source.input, default: 0] += 1
+            return
+        }
+        stats.records += 1
+        if !r.isLocated {
+            stats.unlocated += 1
+        } else if sites.reachesPrison(r.site) {
+            stats.prisonLinked += 1
+        }
         if !allowlist.isEmpty, allowlist.contains(r.caller) {
             stats.allowlisted += 1
             return

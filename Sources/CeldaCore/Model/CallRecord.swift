@@ -43,6 +43,9 @@ public struct CallRecord: Sendable, Equatable {
     public var site: UInt32
     /// Evidence reference.
     public var source: SourceRef
+    /// A hash of the raw row (0 when unknown): an exact repeat of a row (overlapping exports) has
+    /// the same content and the same hash, and is counted once.
+    public var rowHash: UInt64
 
     /// Site value of a record whose cell could not be placed.
     public static let unlocated: UInt32 = .max
@@ -61,7 +64,8 @@ public struct CallRecord: Sendable, Equatable {
     @inlinable
     public init(
         start: EventTime, durationMs: UInt32, flags: Flags, caller: Party, callee: Party, imei: UInt64 = 0,
-        imsi: UInt64 = 0, cell: CellID = .none, site: UInt32 = CallRecord.unlocated, source: SourceRef
+        imsi: UInt64 = 0, cell: CellID = .none, site: UInt32 = CallRecord.unlocated, source: SourceRef,
+        rowHash: UInt64 = 0
     ) {
         self.start = start
         self.durationMs = durationMs
@@ -73,6 +77,14 @@ public struct CallRecord: Sendable, Equatable {
         self.cell = cell
         self.site = site
         self.source = source
+        self.rowHash = rowHash
+    }
+
+    /// Equal in everything the row said (all but where it was read).
+    @inlinable
+    public static func sameContent(_ a: CallRecord, _ b: CallRecord) -> Bool {
+        a.start == b.start && a.caller == b.caller && a.callee == b.callee && a.durationMs == b.durationMs
+            && a.cell == b.cell && a.imei == b.imei && a.imsi == b.imsi && a.flags == b.flags
     }
 
     @inlinable public var answered: Bool { flags.contains(.answered) }

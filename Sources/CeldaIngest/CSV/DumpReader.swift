@@ -293,6 +293,13 @@ public final class DumpReader {
         return r
     }
 
+    /// The row hash of the record `ahead` places after the last one returned, when it is
+    /// already decoded (for prefetching the duplicate filter).
+    public func upcomingRowHash(_ ahead: Int) -> UInt64? {
+        let i = towerNext + ahead - 1
+        return pipeline != nil && i < chunk.rowHashes.count ? chunk.rowHashes[i] : nil
+    }
+
     /// Counts, rejects and names of a chunk just taken.
     private func take(_ c: DecodedChunk) {
         var s = c.stats

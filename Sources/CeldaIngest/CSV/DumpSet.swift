@@ -8,7 +8,6 @@ public import CeldaCore
 /// overlapping exports and files from several switches interleave as one stream), exact
 /// duplicate rows are counted once, and towers carried inline are added to the site table.
 public final class DumpSet {
-    static let noDedup = getenv("CELDA_NODEDUP") != nil
     public let readers: [DumpReader]
     /// Inputs that failed (missing, unreadable, cut short); the others are still read.
     public private(set) var errors: [InputError] = []
@@ -16,13 +15,11 @@ public final class DumpSet {
     public private(set) var inlineTowers = 0
     /// Inline coordinates more than 1 km from the tower file's position for the same cell.
     public private(set) var towerDisagreements = 0
-    var duplicates: DuplicateFilter
     /// Charging ids seen (legs of one call at several hops count once).
     var legs: DuplicateFilter
 
     public init(readers: [DumpReader], maxDisorder: EventTime) {
         self.readers = readers
-        self.duplicates = DuplicateFilter(horizon: maxDisorder + CivilTime.minute)
         self.legs = DuplicateFilter(horizon: maxDisorder + CivilTime.minute)
     }
 
@@ -47,11 +44,11 @@ public final class DumpSet {
                 if best < 0 || h.start < heads[best]!.start { best = i }
             }
             if best < 0 { break }
-            let record = heads[best]!
+            var record = heads[best]!
+            record.rowHash = hashes[best]
             let leg = readers[best].lastLegKey
-            if !Self.noDedup && duplicates.isDuplicate(hashes[best], start: record.start) {
-                readers[best].countDuplicate()
-            } else if leg != 0, legs.isDuplicate(leg, start: record.start, nearby: true) {
+            // Exact repeats of a row are found by the engine, where they sort next to each other.
+            if leg != 0, legs.isDuplicate(leg, start: record.start, nearby: true) {
                 readers[best].countDuplicate(sameCall: true)
             } else {
                 sink(record)
@@ -77,6 +74,22 @@ public final class DumpSet {
             }
         }
         return record
+    }
+
+    /// Every record in event-time order as the engine receives it (exact repeats of a row
+    /// removed and counted against their input), for tools and tests that want the records
+    /// rather than alerts.
+    public func orderedRecords(sites: SiteTable, maxDisorder: EventTime = 2 * CivilTime.hour) -> [CallRecord] {
+        var config = EngineConfig()
+        config.maxDisorder = maxDisorder
+        var front = EngineFront(sites: sites, config: config, allowlist: NumberList())
+        var batch = Batch()
+        run(sites: sites) { front.ingest($0, into: &batch) }
+        front.flush(into: &batch)
+        for (input, n) in front.stats.duplicatesByInput where input < readers.count {
+            for _ in 0..<n { readers[input].countDuplicate() }
+        }
+        return batch.records
     }
 
     /// Progress: bytes read over every input, and the total when every size is known.
@@ -123,6 +136,9 @@ struct DuplicateFilter {
     var lastSweep: EventTime = .min
 
     init(horizon: EventTime) { self.horizon = horizon }
+
+    /// A hint that `hash` will be checked soon.
+    func prefetch(_ hash: UInt64) { seen.prefetch(hash == 0 ? 1 : hash) }
 
     /// Whether `hash` was seen in the minute of `start` (or, with `nearby`, the minutes either side).
     mutating func isDuplicate(_ hash: UInt64, start: EventTime, nearby: Bool = false) -> Bool {
