@@ -53,14 +53,23 @@ struct Calls: ParsableCommand {
                     if shown < 10 && !quiet { ProcessInfoLite.stderr("celda: \(path)#\(packet): \(message)") }
                     shown += 1
                 }
+                // Rows are gathered and written 64 KiB at a time (a table, not the alert log); what
+                // was read before a capture is cut short is written too.
+                var buffer: [UInt8] = []
+                buffer.reserveCapacity(1 << 17)
                 do throws(InputError) {
                     while let call = try reader.nextCall() {
-                        try out.write(CallsCSV.row(call, plan: plan, file: path))
+                        CallsCSV.append(call, plan: plan, file: path, to: &buffer)
+                        if buffer.count >= 1 << 16 {
+                            try out.write(buffer)
+                            buffer.removeAll(keepingCapacity: true)
+                        }
                     }
                 } catch {
                     ProcessInfoLite.stderr("celda: \(error)")
                     failed = true
                 }
+                if !buffer.isEmpty { try out.write(buffer) }
                 if !quiet { ProcessInfoLite.stderr("celda: \(path): " + CaptureSummary.line(reader.stats)) }
             }
             try out.close()

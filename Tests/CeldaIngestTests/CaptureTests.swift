@@ -341,3 +341,26 @@ func sip(
         #expect(AccessNetworkInfo.decode("3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=1234") == .malformed)
     }
 }
+
+@Suite struct CallsTableTests {
+    /// `celda calls` of every corpus capture, as committed when the table was first checked
+    /// against tshark (Golden/corpus-calls.csv): the parser and the writer must not drift.
+    @Test func corpusCallsTableIsUnchanged() throws {
+        let golden = Paths.root.appendingPathComponent("Tests/CeldaIngestTests/Golden/corpus-calls.csv")
+        let expected = try String(contentsOf: golden, encoding: .utf8)
+        var out = ""
+        let files = try FileManager.default.contentsOfDirectory(atPath: Paths.corpus("pcap")).sorted()
+        for file in files {
+            out += "# \(file)\n" + CallsCSV.header
+            let (_, found) = try calls(Paths.corpus("pcap/" + file))
+            var bytes: [UInt8] = []
+            for c in found {
+                CallsCSV.append(c, plan: .mexico, file: file, to: &bytes)
+                // The byte writer and the string form agree row by row.
+                #expect(String(decoding: bytes.suffix(from: bytes.count - CallsCSV.row(c, plan: .mexico, file: file).utf8.count), as: UTF8.self) == CallsCSV.row(c, plan: .mexico, file: file))
+            }
+            out += String(decoding: bytes, as: UTF8.self)
+        }
+        #expect(out == expected)
+    }
+}

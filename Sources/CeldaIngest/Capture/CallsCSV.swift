@@ -60,6 +60,127 @@ public enum CallsCSV {
         return s
     }
 
+    /// Appends one row (with its line end) to `out`, as ``row(_:plan:file:)`` writes it, without
+    /// building strings for the times, numbers and cell.
+    public static func append(_ c: AssembledCall, plan: NumberPlan, file: String, to out: inout [UInt8]) {
+        field(c.callID, &out)
+        out.append(0x2C)
+        appendTime(c.start, &out)
+        out.append(0x2C)
+        if let a = c.answer { appendTime(a, &out) }
+        out.append(0x2C)
+        if let e = c.end { appendTime(e, &out) }
+        out.append(0x2C)
+        if c.answer != nil && c.end != nil {
+            let ms = c.durationMs
+            appendDecimal(UInt64(ms / 1000), &out)
+            out.append(0x2E)
+            appendDigits(UInt64(ms % 1000), width: 3, &out)
+        }
+        out.append(0x2C)
+        identity(c.caller, plan: plan, &out)
+        out.append(0x2C)
+        identity(c.callee, plan: plan, &out)
+        out.append(0x2C)
+        if !c.cell.isNone {
+            appendDigits(UInt64(c.cell.mcc), width: 3, &out)
+            out.append(0x2D)
+            appendDigits(UInt64(c.cell.mnc), width: 3, &out)
+            out.append(0x2D)
+            appendDecimal(UInt64(c.cell.lac), &out)
+            out.append(0x2D)
+            appendDecimal(c.cell.ci, &out)
+        }
+        out.append(0x2C)
+        out.append(contentsOf: c.disposition.rawValue.utf8)
+        out.append(0x2C)
+        field(c.icid, &out)
+        out.append(0x2C)
+        field(file + "#" + String(c.packet), &out)
+        out.append(0x0A)
+    }
+
+    static func field(_ s: String, _ out: inout [UInt8]) {
+        if s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+            out.append(contentsOf: quote(s).utf8)
+        } else {
+            out.append(contentsOf: s.utf8)
+        }
+    }
+
+    static func identity(_ uri: String, plan: NumberPlan, _ out: inout [UInt8]) {
+        var u = uri
+        let outcome = u.withUTF8 { plan.normalise(UnsafeRawBufferPointer($0)) }
+        if case .party(let p) = outcome, p.isE164 {
+            out.append(0x2B)
+            appendDecimal(p.raw, &out)
+            return
+        }
+        field(SIPIdentity.text(uri, plan: plan), &out)
+    }
+
+    @inline(__always) static func appendDigits(_ v: UInt64, width: Int, _ out: inout [UInt8]) {
+        var x = v
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &tmp) { t in
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                t[i] = UInt8(truncatingIfNeeded: 0x30 &+ x % 10)
+                x /= 10
+            }
+            out.append(contentsOf: t.prefix(width))
+        }
+    }
+
+    @inline(__always) static func appendDecimal(_ v: UInt64, _ out: inout [UInt8]) {
+        var digits = 1
+        var p: UInt64 = 10
+        while digits < 20, v >= p {
+            digits += 1
+            if p > UInt64.max / 10 { break }
+            p *= 10
+        }
+        var tmp = (UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &tmp) { t in
+            var x = v
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                t[i] = UInt8(truncatingIfNeeded: 0x30 &+ x % 10)
+                x /= 10
+            }
+            out.append(contentsOf: t.prefix(digits))
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC).
+    static func appendTime(_ t: Int64, _ out: inout [UInt8]) {
+        var secs = t / 1_000_000
+        var micros = t % 1_000_000
+        if micros < 0 {
+            micros += 1_000_000
+            secs -= 1
+        }
+        var days = secs / 86_400
+        var rem = secs % 86_400
+        if rem < 0 {
+            rem += 86_400
+            days -= 1
+        }
+        let (y, mo, d) = CivilTime.civilFromDays(Int(days))
+        appendDigits(UInt64(max(0, y)), width: 4, &out)
+        out.append(0x2D)
+        appendDigits(UInt64(mo), width: 2, &out)
+        out.append(0x2D)
+        appendDigits(UInt64(d), width: 2, &out)
+        out.append(0x54)
+        appendDigits(UInt64(rem / 3600), width: 2, &out)
+        out.append(0x3A)
+        appendDigits(UInt64(rem / 60 % 60), width: 2, &out)
+        out.append(0x3A)
+        appendDigits(UInt64(rem % 60), width: 2, &out)
+        out.append(0x2E)
+        appendDigits(UInt64(micros), width: 6, &out)
+        out.append(0x5A)
+    }
+
     /// One row (with its line end).
     public static func row(_ c: AssembledCall, plan: NumberPlan, file: String) -> String {
         let fields: [String] = [
