@@ -1,5 +1,5 @@
 import CeldaCore
-import CeldaIngest
+@testable import CeldaIngest
 import Foundation
 import Testing
 
@@ -339,6 +339,24 @@ func sip(
         #expect(cell("3gpp-e-utran-tdd;utran-cell-id-3gpp=\"3340200064000ABCD\"") == "334-020-100-43981")
         #expect(AccessNetworkInfo.decode("IEEE-802.11;i-wlan-node-id=ffffffffffff") == .none)
         #expect(AccessNetworkInfo.decode("3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=1234") == .malformed)
+    }
+
+    /// The byte decoder against the string decoder on values built from the pieces real PANI
+    /// headers use, with spacing, case, quotes, empty and repeated parameters varied.
+    @Test func accessNetworkInfoBytesMatchText() {
+        var rng = SplitMix(7)
+        let access = ["3GPP-E-UTRAN-FDD", "3gpp-e-utran-tdd", "3GPP-UTRAN-FDD", "3GPP-NR-FDD", "3GPP-GERAN", "IEEE-802.11", "", " 3GPP-NR-TDD "]
+        let names = ["utran-cell-id-3gpp", "UTRAN-CELL-ID-3GPP", "cgi-3gpp", "utran-sai-3gpp", "network-provided", "i-wlan-node-id", "x"]
+        let values = ["33402003E80012345", "\"3340200064000ABCD\"", "0010103ef000a", "334020000064000000123", "", "1234", "33402g", "=5"]
+        for _ in 0..<5_000 {
+            var v = access[Int(rng.next() % UInt64(access.count))]
+            for _ in 0..<Int(rng.next() % 4) {
+                let name = names[Int(rng.next() % UInt64(names.count))]
+                let sep = ["=", " = ", "", "=="][Int(rng.next() % 4)]
+                v += [";", "; ", " ;"][Int(rng.next() % 3)] + name + sep + values[Int(rng.next() % UInt64(values.count))]
+            }
+            #expect(AccessNetworkInfo.decode(v) == AccessNetworkInfo.decodeText(v), "\(v)")
+        }
     }
 }
 

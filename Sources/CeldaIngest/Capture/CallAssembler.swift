@@ -1,5 +1,9 @@
 public import CeldaCore
 
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// How a SIP call ended.
 public enum SIPDisposition: String, Sendable {
     case answered, busy, cancelled
@@ -68,6 +72,9 @@ final class CallAssembler {
     var slots: [Dialog?] = []
     var free: [Int] = []
     var byCallID: [String: Int] = [:]
+    /// The same dialogs by a hash of the Call-ID bytes, for messages handled without a full
+    /// parse (checked against the dialog's Call-ID, so a collision only costs the full path).
+    var byCallIDHash = KeyTable<Int32>(empty: -1, capacity: 4096)
     /// Slots in creation order, from `head`.
     var order: [Int] = []
     var head = 0
@@ -84,6 +91,50 @@ final class CallAssembler {
         self.limits = limits
         self.emit = emit
         self.fault = fault
+    }
+
+    /// A message whose dialog bookkeeping needs no more than its start line, CSeq and Call-ID
+    /// (responses, ACK, BYE, CANCEL without a cell to read): handled from the scan. Anything else
+    /// is parsed in full and handled as ``handle(_:packet:time:)``.
+    func handle(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
+        let needsFull = s.method == .invite || (s.method != nil && s.pani.count > 0)
+        if needsFull { return false }
+        let callID = UnsafeRawBufferPointer(rebasing: p[s.callID])
+        let h = Self.key(callID)
+        if let at = byCallIDHash.find(h) {
+            let slot = Int(byCallIDHash[at])
+            guard slots[slot] != nil, Self.same(slots[slot]!.call.callID, callID) else {
+                return false  // a hash collision: the full path decides
+            }
+            if time > now { now = time }
+            update(slot, method: s.method, status: s.status, cseqMethod: s.cseqMethod, time: time)
+        } else {
+            if time > now { now = time }
+            if s.cseqMethod == .invite || s.method == .bye { orphans += 1 }
+        }
+        if now > lastSweep &+ 10_000_000 || now < lastSweep {
+            sweep()
+            lastSweep = now
+        }
+        release()
+        return true
+    }
+
+    /// The hash key of a Call-ID (never 0).
+    @inline(__always) static func key(_ p: UnsafeRawBufferPointer) -> UInt64 {
+        let h = StableHash.words(p)
+        return h == 0 ? 1 : h
+    }
+
+    static func key(_ s: String) -> UInt64 {
+        var s = s
+        return s.withUTF8 { key(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func same(_ s: String, _ p: UnsafeRawBufferPointer) -> Bool {
+        s.utf8.withContiguousStorageIfAvailable { u in
+            u.count == p.count && (p.isEmpty || memcmp(u.baseAddress!, p.baseAddress!, p.count) == 0)
+        } ?? s.utf8.elementsEqual(p)
     }
 
     func handle(_ m: SIPMessage, packet: Int, time: Int64) {
@@ -132,6 +183,7 @@ final class CallAssembler {
             slots.append(d)
         }
         byCallID[m.callID] = slot
+        byCallIDHash[byCallIDHash.findOrInsert(Self.key(m.callID))] = Int32(slot)
         order.append(slot)
         open += 1
     }
@@ -175,19 +227,45 @@ final class CallAssembler {
                     open += 1
                 }
                 locate(&d.call, m, packet: packet)
-            case .cancel:
-                if !d.ended, d.call.answer == nil { end(&d, .cancelled, time) }
-            case .bye:
-                if !d.ended { end(&d, d.call.answer != nil ? .answered : .cancelled, time) }
-            default: break
+            default:
+                Self.apply(&d, method: method, status: 0, cseqMethod: m.cseqMethod, time: time, open: &open)
             }
             // Later requests from the calling side (BYE, UPDATE, PRACK…) may carry the cell too, a
             // network-provided one added by the P-CSCF.
             if method != .invite, !m.accessInfo.isEmpty, m.fromTag == d.fromTag { locate(&d.call, m, packet: packet) }
             return
         }
-        guard m.cseqMethod == .invite else { return }
-        switch m.status {
+        Self.apply(&d, method: nil, status: m.status, cseqMethod: m.cseqMethod, time: time, open: &open)
+    }
+
+    /// The part of a message's effect that its method, status and CSeq method decide.
+    func update(_ slot: Int, method: SIPMethod?, status: Int, cseqMethod: SIPMethod, time: Int64) {
+        guard slots[slot] != nil, !slots[slot]!.closed else { return }
+        slots[slot]!.lastActivity = time
+        Self.apply(&slots[slot]!, method: method, status: status, cseqMethod: cseqMethod, time: time, open: &open)
+    }
+
+    static func apply(
+        _ d: inout Dialog, method: SIPMethod?, status: Int, cseqMethod: SIPMethod, time: Int64, open: inout Int
+    ) {
+        func end(_ disposition: SIPDisposition) {
+            d.ended = true
+            d.call.end = time
+            d.call.disposition = disposition
+            open -= 1
+        }
+        if let method {
+            switch method {
+            case .cancel:
+                if !d.ended, d.call.answer == nil { end(.cancelled) }
+            case .bye:
+                if !d.ended { end(d.call.answer != nil ? .answered : .cancelled) }
+            default: break
+            }
+            return
+        }
+        guard cseqMethod == .invite else { return }
+        switch status {
         case 200..<300:
             if d.call.answer == nil {
                 d.call.answer = time
@@ -202,11 +280,11 @@ final class CallAssembler {
             }
         case 401, 407:
             if d.call.answer == nil, !d.ended {
-                end(&d, .failed, time)
+                end(.failed)
                 d.challenged = true
             }
         case 300...:
-            if d.call.answer == nil, !d.ended { end(&d, SIPDisposition.of(status: m.status), time) }
+            if d.call.answer == nil, !d.ended { end(SIPDisposition.of(status: status)) }
         default: break
         }
     }
@@ -252,6 +330,9 @@ final class CallAssembler {
             }
             emit(call)
             byCallID[call.callID] = nil
+            if let at = byCallIDHash.find(Self.key(call.callID)), byCallIDHash[at] == Int32(slot) {
+                byCallIDHash.remove(at: at)
+            }
             slots[slot] = nil
             free.append(slot)
             head += 1

@@ -125,6 +125,12 @@ public final class CaptureReader: PacketSink {
 
     func sipMessage(_ bytes: UnsafeRawBufferPointer, packet: Int, time: Int64) -> BodyLength {
         stats.sipMessages += 1
+        // Most messages of a dialog need only their start line, CSeq and Call-ID.
+        if case .success(let s) = SIPScan.scan(bytes), !s.needsFullParse, !s.badContentLength,
+            assembler.handle(s, bytes: bytes, packet: packet, time: time)
+        {
+            return s.contentLength.map { BodyLength.bytes($0) } ?? .missing
+        }
         switch SIPParser.parse(bytes) {
         case .success(let m):
             if m.badContentLength {

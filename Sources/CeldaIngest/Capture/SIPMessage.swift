@@ -1,5 +1,9 @@
 public import CeldaCore
 
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// SIP methods Celda tells apart (the rest are `other`).
 public enum SIPMethod: UInt8, Sendable {
     case invite, ack, bye, cancel, register, options, prack, subscribe, notify, publish, info, refer, message, update
@@ -65,13 +69,14 @@ public enum SIPParser {
     /// line), or `nil` when `p` holds no blank line yet.
     public static func headerEnd(_ p: UnsafeRawBufferPointer, limit: Int = .max) -> Int? {
         let n = min(p.count, limit)
+        guard let base = p.baseAddress else { return nil }
         var i = 0
         while i < n {
-            if p[i] == 0x0A {
-                // "\n\n" or "\n\r\n"
-                if i + 1 < p.count, p[i + 1] == 0x0A { return i + 2 }
-                if i + 2 < p.count, p[i + 1] == 0x0D, p[i + 2] == 0x0A { return i + 3 }
-            }
+            guard let hit = memchr(base + i, 0x0A, n - i) else { return nil }
+            i = base.distance(to: UnsafeRawPointer(hit))
+            // "\n\n" or "\n\r\n"
+            if i + 1 < p.count, p[i + 1] == 0x0A { return i + 2 }
+            if i + 2 < p.count, p[i + 1] == 0x0D, p[i + 2] == 0x0A { return i + 3 }
             i += 1
         }
         return nil
@@ -194,12 +199,14 @@ public enum SIPParser {
                 }
                 j += 1
             }
+            let lineStart = i
             let line = UnsafeRawBufferPointer(rebasing: p[i..<j])
             i = j + 1
-            guard let colon = line.firstIndex(of: 0x3A) else { continue }
+            guard let colonAt = SIPScan.index(of: 0x3A, in: p, lineStart..<j) else { continue }
+            let colon = colonAt - lineStart
             let name = trim(UnsafeRawBufferPointer(rebasing: line[0..<colon]))
             let value = trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-            switch header(name) {
+            switch SIPScan.header(name, 0..<name.count) {
             case .callID:
                 if m.callID.isEmpty { m.callID = text(value) }
             case .from:
@@ -265,7 +272,7 @@ public enum SIPParser {
 
     /// Header text with folded line breaks turned into single spaces.
     static func text(_ p: UnsafeRawBufferPointer) -> String {
-        if !p.contains(0x0A) { return String(decoding: p, as: UTF8.self) }
+        if p.isEmpty || memchr(p.baseAddress!, 0x0A, p.count) == nil { return String(decoding: p, as: UTF8.self) }
         var out: [UInt8] = []
         var i = 0
         while i < p.count {
@@ -375,6 +382,117 @@ public enum AccessNetworkInfo {
 
     /// Decodes one value: the access type decides how the hex string splits.
     public static func decode(_ value: String) -> Outcome {
+        var v = value
+        if v.utf8.allSatisfy({ $0 < 0x80 }) { return v.withUTF8 { decode(bytes: UnsafeRawBufferPointer($0)) } }
+        return decodeText(value)
+    }
+
+    /// ``decode(_:)`` over ASCII bytes, without strings: `;`-separated parts, blanks around them
+    /// trimmed, the access type first (compared ignoring case), then `name=value` parameters.
+    static func decode(bytes p: UnsafeRawBufferPointer) -> Outcome {
+        @inline(__always) func trimmed(_ a: Int, _ b: Int) -> (Int, Int) {
+            var a = a
+            var b = b
+            while a < b, p[a] == 0x20 || p[a] == 0x09 { a += 1 }
+            while b > a, p[b - 1] == 0x20 || p[b - 1] == 0x09 { b -= 1 }
+            return (a, b)
+        }
+        @inline(__always) func hasPrefix(_ a: Int, _ b: Int, _ word: StaticString) -> Bool {
+            let n = word.utf8CodeUnitCount
+            guard b - a >= n else { return false }
+            let w = word.utf8Start
+            for k in 0..<n {
+                var c = p[a + k]
+                if c >= 0x61 && c <= 0x7A { c -= 0x20 }
+                if c != w[k] { return false }
+            }
+            return true
+        }
+        @inline(__always) func isName(_ a: Int, _ b: Int, _ word: StaticString) -> Bool {
+            let n = word.utf8CodeUnitCount
+            guard b - a == n else { return false }
+            let w = word.utf8Start
+            for k in 0..<n {
+                var c = p[a + k]
+                if c >= 0x41 && c <= 0x5A { c |= 0x20 }
+                if c != w[k] { return false }
+            }
+            return true
+        }
+        // Parts between ';' (empty parts are dropped, as `split` does).
+        var parts: [(Int, Int)] = []
+        var from = 0
+        for i in 0...p.count where i == p.count || p[i] == 0x3B {
+            if i > from { parts.append(trimmed(from, i)) }
+            from = i + 1
+        }
+        guard let access = parts.first else { return .none }
+        var networkProvided = false
+        var param: (kind: Int, a: Int, b: Int)?
+        for (a, b) in parts.dropFirst() {
+            var eq = a
+            while eq < b, p[eq] != 0x3D { eq += 1 }
+            let (na, nb) = trimmed(a, eq)
+            if isName(na, nb, "network-provided") { networkProvided = true }
+            guard eq + 1 < b, param == nil else { continue }
+            let kind =
+                isName(na, nb, "utran-cell-id-3gpp") ? 0 : isName(na, nb, "cgi-3gpp") ? 1
+                : isName(na, nb, "utran-sai-3gpp") ? 2 : -1
+            guard kind >= 0 else { continue }
+            var (va, vb) = trimmed(eq + 1, b)
+            if vb - va >= 2, p[va] == 0x22, p[vb - 1] == 0x22 {
+                va += 1
+                vb -= 1
+            }
+            param = (kind, va, vb)
+        }
+        guard let param else { return .none }
+        let split: (Int, Int)
+        switch param.kind {
+        case 1, 2: split = (4, 4)
+        default:
+            if hasPrefix(access.0, access.1, "3GPP-NR") {
+                split = (6, 9)
+            } else if hasPrefix(access.0, access.1, "3GPP-E-UTRAN") || hasPrefix(access.0, access.1, "3GPP-UTRAN") {
+                split = (4, 7)
+            } else if hasPrefix(access.0, access.1, "3GPP-GERAN") {
+                split = (4, 4)
+            } else {
+                return .malformed
+            }
+        }
+        let count = param.b - param.a
+        let mncLength = count - 3 - split.0 - split.1
+        guard mncLength == 2 || mncLength == 3 else { return .malformed }
+        func number(_ r: Range<Int>, radix: UInt64) -> UInt64? {
+            var v: UInt64 = 0
+            for k in r {
+                let c = p[param.a + k]
+                let d: UInt64
+                switch c {
+                case 0x30...0x39: d = UInt64(c - 0x30)
+                case 0x41...0x46: d = UInt64(c - 0x41 + 10)
+                case 0x61...0x66: d = UInt64(c - 0x61 + 10)
+                default: return nil
+                }
+                guard d < radix else { return nil }
+                v = v * radix + d
+            }
+            return v
+        }
+        let a = 3 + mncLength
+        guard let mcc = number(0..<3, radix: 10), let mnc = number(3..<a, radix: 10),
+            let area = number(a..<(a + split.0), radix: 16),
+            let cell = number((a + split.0)..<count, radix: 16), mcc > 0
+        else { return .malformed }
+        return .cell(
+            Value(
+                cell: CellID(mcc: UInt32(mcc), mnc: UInt32(mnc), lac: UInt32(area), ci: cell),
+                networkProvided: networkProvided))
+    }
+
+    /// The string form (any text).
+    static func decodeText(_ value: String) -> Outcome {
         let parts = value.split(separator: ";").map { $0.trimmingSpaces }
         guard let access = parts.first?.uppercased() else { return .none }
         var networkProvided = false

@@ -1,0 +1,233 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// A SIP message's header block as byte ranges: what call assembly needs for the messages of a
+/// dialog already known (responses, ACK, BYE, retransmissions), found in one pass without
+/// building a string. ``message(_:)`` gives the full ``SIPMessage`` (as ``SIPParser/parse(_:)``
+/// would) when a call starts or a cell must be read.
+///
+/// A block it does not take on (folded header lines, a header of interest repeated beyond what
+/// it keeps) is marked ``needsFullParse``; the caller then uses ``SIPParser/parse(_:)``, which
+/// decides, so the outcome is always the parser's.
+struct SIPScan {
+    struct Ranges {
+        var r: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0)
+        var count = 0
+        /// Appends; `false` when full.
+        mutating func add(_ x: Range<Int>) -> Bool {
+            switch count {
+            case 0: r.0 = x
+            case 1: r.1 = x
+            case 2: r.2 = x
+            case 3: r.3 = x
+            default: return false
+            }
+            count += 1
+            return true
+        }
+    }
+
+    var method: SIPMethod?
+    var status = 0
+    var callID = 0..<0
+    var from: Range<Int>?
+    var to: Range<Int>?
+    var cseq: UInt32 = 0
+    var cseqMethod = SIPMethod.other
+    var pani = Ranges()
+    var contentLength: Int?
+    var badContentLength = false
+    var headerLength = 0
+    var needsFullParse = false
+
+    /// Scans the message at the start of `p`.
+    static func scan(_ p: UnsafeRawBufferPointer) -> Result<SIPScan, SIPFault> {
+        var s = SIPScan()
+        guard let base = p.baseAddress, p.count > 0 else { return .failure(.badStartLine) }
+        let n = p.count
+        @inline(__always) func lineEnd(_ from: Int) -> Int {
+            guard from < n, let nl = memchr(base + from, 0x0A, n - from) else { return n }
+            return base.distance(to: UnsafeRawPointer(nl))
+        }
+        // Start line.
+        let firstEnd = lineEnd(0)
+        var startEnd = firstEnd
+        if startEnd > 0, p[startEnd - 1] == 0x0D { startEnd -= 1 }
+        if startEnd >= 12, p[0] == 0x53, p[1] == 0x49, p[2] == 0x50, p[3] == 0x2F, p[4] == 0x32, p[5] == 0x2E,
+            p[6] == 0x30, p[7] == 0x20
+        {
+            let d0 = Int(p[8]) - 48
+            let d1 = Int(p[9]) - 48
+            let d2 = Int(p[10]) - 48
+            guard (0..<10).contains(d0), (0..<10).contains(d1), (0..<10).contains(d2) else {
+                return .failure(.badStartLine)
+            }
+            s.status = d0 * 100 + d1 * 10 + d2
+        } else {
+            var sp1 = 0
+            while sp1 < startEnd, p[sp1] != 0x20 { sp1 += 1 }
+            guard sp1 < startEnd else { return .failure(.badStartLine) }
+            s.method = SIPMethod.known(UnsafeRawBufferPointer(rebasing: p[0..<sp1])) ?? .other
+            var sp2 = startEnd
+            while sp2 > sp1 + 1, p[sp2 - 1] != 0x20 { sp2 -= 1 }
+            guard sp2 > sp1 + 1 else { return .failure(.badStartLine) }
+        }
+        // Header lines up to the blank line.
+        var i = firstEnd + 1
+        var sawCSeq = false
+        var end = n
+        while i < n {
+            let e = lineEnd(i)
+            var le = e
+            if le > i, p[le - 1] == 0x0D { le -= 1 }
+            if le == i {
+                end = min(n, e + 1)
+                break
+            }
+            // A continuation line (folding): the full parser handles it.
+            if e + 1 < n, p[e + 1] == 0x20 || p[e + 1] == 0x09 {
+                s.needsFullParse = true
+                return .success(s)
+            }
+            let line = i..<le
+            i = e + 1
+            guard let colon = Self.index(of: 0x3A, in: p, line) else { continue }
+            let name = Self.trim(p, line.lowerBound..<colon)
+            let value = Self.trim(p, (colon + 1)..<line.upperBound)
+            switch Self.header(p, name) {
+            case .callID:
+                if s.callID.isEmpty {
+                    s.callID = value
+                } else if !value.isEmpty {
+                    s.needsFullParse = true
+                }
+            case .from:
+                if s.from == nil { s.from = value } else { s.needsFullParse = true }
+            case .to:
+                if s.to == nil { s.to = value } else { s.needsFullParse = true }
+            case .cseq:
+                var k = value.lowerBound
+                var v: UInt64 = 0
+                var digits = 0
+                while k < value.upperBound, p[k] &- 0x30 < 10 {
+                    v = v * 10 + UInt64(p[k] &- 0x30)
+                    digits += 1
+                    k += 1
+                    if digits > 10 { break }
+                }
+                while k < value.upperBound, p[k] == 0x20 || p[k] == 0x09 { k += 1 }
+                guard digits > 0, digits <= 10, v <= UInt64(UInt32.max) else { return .failure(.badCSeq) }
+                s.cseq = UInt32(v)
+                let m = Self.trim(p, k..<value.upperBound)
+                s.cseqMethod = SIPMethod.known(UnsafeRawBufferPointer(rebasing: p[m])) ?? .other
+                sawCSeq = true
+            case .pani:
+                if !s.pani.add(value) { s.needsFullParse = true }
+            case .contentLength:
+                var k = value.lowerBound
+                var v = 0
+                while k < value.upperBound, p[k] &- 0x30 < 10, v < 1 << 40 {
+                    v = v * 10 + Int(p[k] &- 0x30)
+                    k += 1
+                }
+                if k == value.upperBound, k > value.lowerBound, v < 1 << 40 {
+                    s.contentLength = v
+                } else {
+                    s.badContentLength = true
+                }
+            case .pai, .chargingVector, .other: break
+            }
+        }
+        s.headerLength = end
+        if s.callID.isEmpty { return .failure(.noCallID) }
+        if !sawCSeq { return .failure(.badCSeq) }
+        return .success(s)
+    }
+
+    @inline(__always)
+    static func index(of b: UInt8, in p: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, let hit = memchr(p.baseAddress! + r.lowerBound, Int32(b), r.count) else { return nil }
+        return p.baseAddress!.distance(to: UnsafeRawPointer(hit))
+    }
+
+    @inline(__always)
+    static func trim(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> Range<Int> {
+        var a = r.lowerBound
+        var b = r.upperBound
+        while a < b, p[a] == 0x20 || p[a] == 0x09 || p[a] == 0x0D || p[a] == 0x0A { a += 1 }
+        while b > a, p[b - 1] == 0x20 || p[b - 1] == 0x09 || p[b - 1] == 0x0D || p[b - 1] == 0x0A { b -= 1 }
+        return a..<b
+    }
+
+    /// The header a name stands for (case-insensitive; compact forms included).
+    @inline(__always)
+    static func header(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> SIPParser.Header {
+        @inline(__always) func lower(_ k: Int) -> UInt8 {
+            let c = p[r.lowerBound + k]
+            return c >= 0x41 && c <= 0x5A ? c | 0x20 : c
+        }
+        @inline(__always) func equals(_ word: StaticString) -> Bool {
+            guard word.utf8CodeUnitCount == r.count else { return false }
+            let w = word.utf8Start
+            for k in 0..<r.count where lower(k) != w[k] { return false }
+            return true
+        }
+        switch r.count {
+        case 1:
+            switch lower(0) {
+            case 0x69: return .callID
+            case 0x66: return .from
+            case 0x74: return .to
+            case 0x6C: return .contentLength
+            default: return .other
+            }
+        case 2: return equals("to") ? .to : .other
+        case 4: return equals("from") ? .from : equals("cseq") ? .cseq : .other
+        case 7: return equals("call-id") ? .callID : .other
+        case 14: return equals("content-length") ? .contentLength : .other
+        case 17: return equals("p-charging-vector") ? .chargingVector : .other
+        case 19: return equals("p-asserted-identity") ? .pai : .other
+        case 21: return equals("p-access-network-info") ? .pani : .other
+        default: return .other
+        }
+    }
+
+    /// Whether a name-addr header value (From, To) has a `tag` parameter after its URI, as
+    /// ``SIPParser/parameter(_:_:anywhere:)`` reads it.
+    static func tag(_ p: UnsafeRawBufferPointer, _ r: Range<Int>?) -> Range<Int>? {
+        guard let r else { return nil }
+        var from = r.lowerBound
+        var k = r.upperBound
+        while k > r.lowerBound {
+            if p[k - 1] == 0x3E {
+                from = k
+                break
+            }
+            k -= 1
+        }
+        var i = from
+        while i < r.upperBound {
+            if p[i] == 0x3B {
+                var j = i + 1
+                while j < r.upperBound, p[j] == 0x20 || p[j] == 0x09 { j += 1 }
+                if j + 3 < r.upperBound, p[j] | 0x20 == 0x74, p[j + 1] | 0x20 == 0x61, p[j + 2] | 0x20 == 0x67,
+                    p[j + 3] == 0x3D || p[j + 3] == 0x20
+                {
+                    var v = j + 3
+                    while v < r.upperBound, p[v] == 0x20 || p[v] == 0x3D { v += 1 }
+                    var e = v
+                    if v < r.upperBound, p[v] == 0x22 {
+                        e = v + 1
+                        while e < r.upperBound, p[e] != 0x22 { e += 1 }
+                        return (v + 1)..<e
+                    }
+                    while e < r.upperBound, p[e] != 0x3B, p[e] != 0x2C, p[e] != 0x20 { e += 1 }
+                    return v..<e
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+}
