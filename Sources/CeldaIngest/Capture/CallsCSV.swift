@@ -96,12 +96,25 @@ public enum CallsCSV {
         out.append(0x2C)
         field(c.icid, &out)
         out.append(0x2C)
-        field(file + "#" + String(c.packet), &out)
+        if needsQuotes(file) {
+            field(file + "#" + String(c.packet), &out)
+        } else {
+            out.append(contentsOf: file.utf8)
+            out.append(0x23)
+            appendDecimal(UInt64(c.packet), &out)
+        }
         out.append(0x0A)
     }
 
+    @inline(__always) static func needsQuotes(_ s: String) -> Bool {
+        s.utf8.withContiguousStorageIfAvailable { u in
+            for c in u where c == 0x2C || c == 0x22 || c == 0x0A || c == 0x0D { return true }
+            return false
+        } ?? s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D })
+    }
+
     static func field(_ s: String, _ out: inout [UInt8]) {
-        if s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+        if needsQuotes(s) {
             out.append(contentsOf: quote(s).utf8)
         } else {
             out.append(contentsOf: s.utf8)

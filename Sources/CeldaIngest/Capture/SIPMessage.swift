@@ -16,12 +16,24 @@ public enum SIPMethod: UInt8, Sendable {
     ]
 
     /// The method named by `p` (case-sensitive, as RFC 3261 has it), `nil` if it is not a known one.
+    @inline(__always)
     static func known(_ p: UnsafeRawBufferPointer) -> SIPMethod? {
-        guard p.count >= 3, p.count <= 9 else { return nil }
-        for (name, m) in names where name.utf8.count == p.count {
-            if name.utf8.elementsEqual(p) { return m }
+        @inline(__always) func isWord(_ w: StaticString) -> Bool {
+            guard w.utf8CodeUnitCount == p.count else { return false }
+            return memcmp(p.baseAddress!, w.utf8Start, p.count) == 0
         }
-        return nil
+        switch p.count {
+        case 3: return isWord("ACK") ? .ack : isWord("BYE") ? .bye : nil
+        case 4: return isWord("INFO") ? .info : nil
+        case 5: return isWord("PRACK") ? .prack : isWord("REFER") ? .refer : nil
+        case 6:
+            return isWord("INVITE") ? .invite : isWord("CANCEL") ? .cancel : isWord("NOTIFY") ? .notify
+                : isWord("UPDATE") ? .update : nil
+        case 7: return isWord("OPTIONS") ? .options : isWord("PUBLISH") ? .publish : isWord("MESSAGE") ? .message : nil
+        case 8: return isWord("REGISTER") ? .register : nil
+        case 9: return isWord("SUBSCRIBE") ? .subscribe : nil
+        default: return nil
+        }
     }
 }
 
