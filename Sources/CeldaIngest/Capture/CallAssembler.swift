@@ -81,6 +81,9 @@ final class CallAssembler {
     var open = 0
     var now: Int64 = .min
     var lastSweep: Int64 = .min
+    /// Idle dialogs are looked for this often (capture time): a sixteenth of the timeout, at
+    /// least 10 s. Calls are released in the order their INVITEs came whenever they close.
+    var sweepEvery: Int64 { max(10_000_000, limits.dialogTimeout / 16) }
     let emit: (AssembledCall) -> Void
     let fault: (String, Int, String) -> Void
     /// In-dialog requests or responses whose dialog was never seen (capture began mid-call).
@@ -112,7 +115,7 @@ final class CallAssembler {
             if time > now { now = time }
             if s.cseqMethod == .invite || s.method == .bye { orphans += 1 }
         }
-        if now > lastSweep &+ 10_000_000 || now < lastSweep {
+        if now > lastSweep &+ sweepEvery || now < lastSweep {
             sweep()
             lastSweep = now
         }
@@ -146,7 +149,7 @@ final class CallAssembler {
         } else if m.method == .invite || m.cseqMethod == .invite || m.method == .bye {
             orphans += 1
         }
-        if now > lastSweep &+ 10_000_000 || now < lastSweep {
+        if now > lastSweep &+ sweepEvery || now < lastSweep {
             sweep()
             lastSweep = now
         }
@@ -300,7 +303,9 @@ final class CallAssembler {
     func sweep() {
         var i = head
         while i < order.count {
-            if let d = slots[order[i]], !d.ended, !d.closed, now - d.lastActivity > limits.dialogTimeout {
+            let k = order[i]
+            if slots[k] != nil, !slots[k]!.ended, !slots[k]!.closed, now - slots[k]!.lastActivity > limits.dialogTimeout {
+                let d = slots[k]!
                 slots[order[i]]!.closed = true
                 open -= 1
                 fault(

@@ -667,7 +667,7 @@ final class TCPStream {
                 while pos < all.count, all[pos] == 0x0D || all[pos] == 0x0A { pos += 1 }
                 if pos == all.count { break }
                 let rest = UnsafeRawBufferPointer(rebasing: all[pos...])
-                guard let eol = rest.firstIndex(of: 0x0A) else {
+                guard let eolAt = SIPScan.index(of: 0x0A, in: all, pos..<all.count) else {
                     if mode == .unknown, let used = upgrade(rest, decoder: decoder) {
                         if used == 0 && mode != .webSocket { break loop }
                         pos += used
@@ -684,6 +684,7 @@ final class TCPStream {
                     }
                     break
                 }
+                let eol = eolAt - pos
                 if !SIPParser.startsMessage(rest) {
                     if let used = upgrade(rest, decoder: decoder) {
                         if used == 0 && mode != .webSocket { break loop }

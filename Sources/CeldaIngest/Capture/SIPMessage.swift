@@ -107,9 +107,8 @@ public enum SIPParser {
         guard sp < p.count, p[sp] == 0x20, SIPMethod.known(UnsafeRawBufferPointer(rebasing: p[0..<sp])) != nil
         else { return false }
         // The line must end with " SIP/2.0".
-        var eol = sp
         let cap = min(p.count, 8192)
-        while eol < cap, p[eol] != 0x0A { eol += 1 }
+        let eol = SIPScan.index(of: 0x0A, in: p, sp..<cap) ?? cap
         var end = eol
         if end > 0, end < p.count || eol == cap, p[end - 1] == 0x0D { end -= 1 }
         if eol >= cap { return false }
@@ -123,13 +122,14 @@ public enum SIPParser {
     static func bodyLength(_ p: UnsafeRawBufferPointer) -> BodyLength {
         var i = 0
         while i < p.count {
-            var j = i
-            while j < p.count, p[j] != 0x0A { j += 1 }
+            let j = SIPScan.index(of: 0x0A, in: p, i..<p.count) ?? p.count
+            let lineStart = i
             let line = UnsafeRawBufferPointer(rebasing: p[i..<j])
             i = j + 1
-            guard let colon = line.firstIndex(of: 0x3A), colon > 0,
-                header(trim(UnsafeRawBufferPointer(rebasing: line[0..<colon]))) == .contentLength
-            else { continue }
+            guard let colonAt = SIPScan.index(of: 0x3A, in: p, lineStart..<j), colonAt > lineStart else { continue }
+            let colon = colonAt - lineStart
+            let name = SIPScan.trim(p, lineStart..<colonAt)
+            guard SIPScan.header(p, name) == .contentLength else { continue }
             let value = trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
             var n = 0
             for c in value {
@@ -201,15 +201,17 @@ public enum SIPParser {
         while i < end {
             var j = i
             while j < end {
-                if p[j] == 0x0A {
-                    // A continuation line starts with a space or tab.
-                    if j + 1 < end, p[j + 1] == 0x20 || p[j + 1] == 0x09 {
-                        j += 1
-                        continue
-                    }
+                guard let nl = memchr(p.baseAddress! + j, 0x0A, end - j) else {
+                    j = end
                     break
                 }
-                j += 1
+                j = p.baseAddress!.distance(to: UnsafeRawPointer(nl))
+                // A continuation line starts with a space or tab.
+                if j + 1 < end, p[j + 1] == 0x20 || p[j + 1] == 0x09 {
+                    j += 1
+                    continue
+                }
+                break
             }
             let lineStart = i
             let line = UnsafeRawBufferPointer(rebasing: p[i..<j])
