@@ -7,7 +7,6 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
     .treatAllWarnings(as: .error),
-    .unsafeFlags(["-enforce-exclusivity=unchecked"]),
 ]
 
 let package = Package(
