@@ -60,6 +60,12 @@ public struct BurstDetector: Detector {
         var firstSeen: EventTime = .max
         var lastSeen: EventTime = .min
         var suppression = Suppression()
+        /// Short and answered calls in `window` and in `slow` (the rule's cheap tests, kept as
+        /// calls come and go, so a busy line is not re-read at every call).
+        var short: Int32 = 0
+        var answered: Int32 = 0
+        var slowShort: Int32 = 0
+        var slowAnswered: Int32 = 0
     }
 
     private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
@@ -105,23 +111,41 @@ public struct BurstDetector: Detector {
         let entry = WindowEntry(
             start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site, cell: r.cell,
             ref: r.source)
+        let shortMs = UInt32(config.shortCallSeconds * 1000)
+        let isShort: Int32 = entry.durationMs < shortMs ? 1 : 0
+        let isAnswered: Int32 = entry.answered ? 1 : 0
         pool.insert(entry, into: &lines[i].window, newest: lines[i].lastSeen)
+        lines[i].short += isShort
+        lines[i].answered += isAnswered
         if r.start < lines[i].firstSeen { lines[i].firstSeen = r.start }
         let linked = context.sites.reachesPrison(r.site)
-        if linked { pool.insert(entry, into: &lines[i].slow) }
+        if linked {
+            pool.insert(entry, into: &lines[i].slow)
+            lines[i].slowShort += isShort
+            lines[i].slowAnswered += isAnswered
+        }
         let now = max(lines[i].lastSeen, r.start)
         lines[i].lastSeen = now
         // Expire, moving callees into the history.
         let from = now - config.window
         while lines[i].window.head >= 0, pool.first(lines[i].window).start <= from {
-            if sets.count(lines[i].history) < Self.historyCap {
-                sets.insert(pool.first(lines[i].window).other, into: &lines[i].history)
-            }
+            let old = pool.first(lines[i].window)
+            if sets.count(lines[i].history) < Self.historyCap { sets.insert(old.other, into: &lines[i].history) }
+            if old.durationMs < shortMs { lines[i].short -= 1 }
+            if old.answered { lines[i].answered -= 1 }
             pool.removeFirst(&lines[i].window)
         }
-        if lines[i].slow.head >= 0 { pool.expire(&lines[i].slow, before: now - config.slowWindow) }
+        let slowFrom = now - config.slowWindow
+        while lines[i].slow.head >= 0, pool.first(lines[i].slow).start <= slowFrom {
+            let old = pool.first(lines[i].slow)
+            if old.durationMs < shortMs { lines[i].slowShort -= 1 }
+            if old.answered { lines[i].slowAnswered -= 1 }
+            pool.removeFirst(&lines[i].slow)
+        }
         if !r.flags.contains(.late) {
-            if lines[i].window.count >= config.minCalls {
+            if lines[i].window.count >= config.minCalls,
+                cheapTestsHold(n: lines[i].window.count, short: lines[i].short, answered: lines[i].answered)
+            {
                 var w = entries
                 entries = []
                 pool.collect(lines[i].window, into: &w)
@@ -132,7 +156,9 @@ public struct BurstDetector: Detector {
                 lines[i].suppression = st.suppression
                 entries = w
             }
-            if linked, lines[i].slow.count >= config.slowMinCalls {
+            if linked, lines[i].slow.count >= config.slowMinCalls,
+                cheapTestsHold(n: lines[i].slow.count, short: lines[i].slowShort, answered: lines[i].slowAnswered)
+            {
                 var w = entries
                 entries = []
                 pool.collect(lines[i].slow, into: &w)
@@ -144,6 +170,13 @@ public struct BurstDetector: Detector {
                 entries = w
             }
         }
+    }
+
+    /// The rule's first tests (short share, answer ratio) from the kept counts: what
+    /// ``evaluate`` checks first, so a window that fails them is not read at all.
+    @inline(__always)
+    func cheapTestsHold(n: Int32, short: Int32, answered: Int32) -> Bool {
+        Double(short) / Double(n) >= config.minShortShare && Double(answered) / Double(n) <= config.maxAnswerRatio
     }
 
     private func evaluate(

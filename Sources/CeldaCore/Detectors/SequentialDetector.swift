@@ -22,11 +22,15 @@ public struct SequentialDetector: Detector {
         var window = EntryList()
         var lastSeen: EventTime = .min
         var suppression = Suppression()
+        /// Once the window has held `minRun` calls: its callees' digits, sorted (a handle into
+        /// ``sorted``), kept up to date as calls come and go so a busy line is not re-sorted.
+        var sortedCallees: Int32 = -1
     }
 
     private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
     private var pool = EntryPool()
-    private var scratch: [UInt64] = []
+    private var sorted: [[UInt64]] = []
+    private var freeSorted: [Int32] = []
     private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
 
@@ -49,18 +53,87 @@ public struct SequentialDetector: Detector {
                 start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
                 cell: r.cell, ref: r.source),
             into: &lines[i].window, newest: lines[i].lastSeen)
+        let h = lines[i].sortedCallees
+        if h >= 0 { Self.insertSorted(r.callee.raw, into: &sorted[Int(h)]) }
         let now = max(lines[i].lastSeen, r.start)
         lines[i].lastSeen = now
-        pool.expire(&lines[i].window, before: now - config.window)
+        let from = now - config.window
+        while lines[i].window.head >= 0, pool.first(lines[i].window).start <= from {
+            if h >= 0 { Self.removeSorted(pool.first(lines[i].window).other.raw, from: &sorted[Int(h)]) }
+            pool.removeFirst(&lines[i].window)
+        }
         if lines[i].window.count >= config.minRun, !r.flags.contains(.late) {
+            if lines[i].sortedCallees < 0 {
+                lines[i].sortedCallees = makeSorted(lines[i].window)
+            }
+            let run = Self.longestRunSorted(sorted[Int(lines[i].sortedCallees)], maxGap: config.maxGap)
+            guard run.length >= config.minRun else { return }
             var w = entries
             entries = []
             pool.collect(lines[i].window, into: &w)
             var suppression = lines[i].suppression
-            evaluate(r.caller, w[...], &suppression, now: now, context: context, output: &output)
+            evaluate(r.caller, w[...], run, &suppression, now: now, context: context, output: &output)
             lines[i].suppression = suppression
             entries = w
         }
+    }
+
+    private mutating func makeSorted(_ window: EntryList) -> Int32 {
+        let h: Int32
+        if let f = freeSorted.popLast() {
+            h = f
+        } else {
+            sorted.append([])
+            h = Int32(sorted.count - 1)
+        }
+        var values = sorted[Int(h)]
+        sorted[Int(h)] = []
+        values.removeAll(keepingCapacity: true)
+        var w = entries
+        entries = []
+        pool.collect(window, into: &w)
+        for e in w { values.append(e.other.raw) }
+        entries = w
+        values.sort()
+        sorted[Int(h)] = values
+        return h
+    }
+
+    @inline(__always) static func position(_ v: UInt64, in a: [UInt64]) -> Int {
+        var lo = 0
+        var hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if a[mid] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    static func insertSorted(_ v: UInt64, into a: inout [UInt64]) { a.insert(v, at: position(v, in: a)) }
+
+    static func removeSorted(_ v: UInt64, from a: inout [UInt64]) {
+        let k = position(v, in: a)
+        if k < a.count, a[k] == v { a.remove(at: k) }
+    }
+
+    /// ``longestRun(_:maxGap:)`` of values already sorted.
+    static func longestRunSorted(_ values: [UInt64], maxGap: UInt64) -> (length: Int, first: UInt64, last: UInt64) {
+        var best = (0, UInt64(0), UInt64(0))
+        var runStart = 0
+        var length = 0
+        var prev: UInt64?
+        for (i, v) in values.enumerated() {
+            if let p = prev, v == p { continue }
+            if let p = prev, v - p <= maxGap {
+                length += 1
+            } else {
+                runStart = i
+                length = 1
+            }
+            prev = v
+            if length > best.0 { best = (length, values[runStart], v) }
+        }
+        return best
     }
 
     /// The longest run of distinct sorted numbers whose steps are at most `maxGap`.
@@ -87,13 +160,9 @@ public struct SequentialDetector: Detector {
     }
 
     private mutating func evaluate(
-        _ key: Party, _ window: ArraySlice<WindowEntry>, _ suppression: inout Suppression, now: EventTime,
-        context: DetectorContext, output: inout DetectorOutput
+        _ key: Party, _ window: ArraySlice<WindowEntry>, _ run: (length: Int, first: UInt64, last: UInt64),
+        _ suppression: inout Suppression, now: EventTime, context: DetectorContext, output: inout DetectorOutput
     ) {
-        scratch.removeAll(keepingCapacity: true)
-        for e in window { if let d = e.other.e164Digits { scratch.append(d) } }
-        let run = Self.longestRun(&scratch, maxGap: config.maxGap)
-        guard run.length >= config.minRun else { return }
         let n = window.count
         let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
@@ -131,11 +200,19 @@ public struct SequentialDetector: Detector {
         let cooldown = config.cooldown
         var p = pool
         pool = EntryPool()
+        var freed: [Int32] = []
         lines.removeAll { s in
             let drop = !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown))
-            if drop { p.release(&s.window) }
+            if drop {
+                p.release(&s.window)
+                if s.sortedCallees >= 0 { freed.append(s.sortedCallees) }
+            }
             return drop
         }
         pool = p
+        for f in freed {
+            sorted[Int(f)].removeAll(keepingCapacity: sorted[Int(f)].capacity <= 256)
+            freeSorted.append(f)
+        }
     }
 }
