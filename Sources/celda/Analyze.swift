@@ -175,8 +175,10 @@ struct Analyze: ParsableCommand {
         engineConfig.maxDisorder = st.maxDisorder
         if let shard { engineConfig.partition = KeyPartition(part: shard.part, parts: shard.parts) }
         var (detectors, stages) = Self.detectors(st)
-        let phase = ProcessInfoLite.environment("CELDA_PHASE") ?? ""
-        if phase == "front" { detectors = [] ; stages = [] }
+        // A profiling aid (Benchmarks/README.md): `decode` reads the dump only, `front` orders it
+        // with no detector, `only:NAME` runs one detector family.
+        let phase = ProcessInfoLite.environment("CELDA_PROFILE_PHASE") ?? ""
+        if phase == "front" { detectors = []; stages = [] }
         if phase.hasPrefix("only:") { detectors = detectors.filter { "only:" + $0.name == phase }; stages = [] }
         let threadCount = threads ?? ProcessInfoLite.cores
         let engine = ParallelEngine(

@@ -1,7 +1,8 @@
 import CeldaCore
-@testable import CeldaIngest
 import Foundation
 import Testing
+
+@testable import CeldaIngest
 
 /// Every call of a capture.
 func calls(_ path: String, limits: CaptureLimits = CaptureLimits()) throws -> (CaptureReader, [AssembledCall]) {
@@ -345,15 +346,25 @@ func sip(
     /// headers use, with spacing, case, quotes, empty and repeated parameters varied.
     @Test func accessNetworkInfoBytesMatchText() {
         var rng = SplitMix(7)
-        let access = ["3GPP-E-UTRAN-FDD", "3gpp-e-utran-tdd", "3GPP-UTRAN-FDD", "3GPP-NR-FDD", "3GPP-GERAN", "IEEE-802.11", "", " 3GPP-NR-TDD "]
-        let names = ["utran-cell-id-3gpp", "UTRAN-CELL-ID-3GPP", "cgi-3gpp", "utran-sai-3gpp", "network-provided", "i-wlan-node-id", "x"]
-        let values = ["33402003E80012345", "\"3340200064000ABCD\"", "0010103ef000a", "334020000064000000123", "", "1234", "33402g", "=5"]
+        let access = [
+            "3GPP-E-UTRAN-FDD", "3gpp-e-utran-tdd", "3GPP-UTRAN-FDD", "3GPP-NR-FDD", "3GPP-GERAN", "IEEE-802.11", "",
+            " 3GPP-NR-TDD ",
+        ]
+        let names = [
+            "utran-cell-id-3gpp", "UTRAN-CELL-ID-3GPP", "cgi-3gpp", "utran-sai-3gpp", "network-provided",
+            "i-wlan-node-id", "x",
+        ]
+        let values = [
+            "33402003E80012345", "\"3340200064000ABCD\"", "0010103ef000a", "334020000064000000123", "", "1234",
+            "33402g", "=5",
+        ]
         for _ in 0..<5_000 {
             var v = access[Int(rng.next() % UInt64(access.count))]
             for _ in 0..<Int(rng.next() % 4) {
                 let name = names[Int(rng.next() % UInt64(names.count))]
                 let sep = ["=", " = ", "", "=="][Int(rng.next() % 4)]
-                v += [";", "; ", " ;"][Int(rng.next() % 3)] + name + sep + values[Int(rng.next() % UInt64(values.count))]
+                v +=
+                    [";", "; ", " ;"][Int(rng.next() % 3)] + name + sep + values[Int(rng.next() % UInt64(values.count))]
             }
             #expect(AccessNetworkInfo.decode(v) == AccessNetworkInfo.decodeText(v), "\(v)")
         }
@@ -375,7 +386,11 @@ func sip(
             for c in found {
                 CallsCSV.append(c, plan: .mexico, file: file, to: &bytes)
                 // The byte writer and the string form agree row by row.
-                #expect(String(decoding: bytes.suffix(from: bytes.count - CallsCSV.row(c, plan: .mexico, file: file).utf8.count), as: UTF8.self) == CallsCSV.row(c, plan: .mexico, file: file))
+                #expect(
+                    String(
+                        decoding: bytes.suffix(
+                            from: bytes.count - CallsCSV.row(c, plan: .mexico, file: file).utf8.count), as: UTF8.self)
+                        == CallsCSV.row(c, plan: .mexico, file: file))
             }
             out += String(decoding: bytes, as: UTF8.self)
         }

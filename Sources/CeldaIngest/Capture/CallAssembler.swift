@@ -304,7 +304,8 @@ final class CallAssembler {
         var i = head
         while i < order.count {
             let k = order[i]
-            if slots[k] != nil, !slots[k]!.ended, !slots[k]!.closed, now - slots[k]!.lastActivity > limits.dialogTimeout {
+            if slots[k] != nil, !slots[k]!.ended, !slots[k]!.closed, now - slots[k]!.lastActivity > limits.dialogTimeout
+            {
                 let d = slots[k]!
                 slots[order[i]]!.closed = true
                 open -= 1

@@ -27,8 +27,13 @@ public enum SIPMethod: UInt8, Sendable {
         case 4: return isWord("INFO") ? .info : nil
         case 5: return isWord("PRACK") ? .prack : isWord("REFER") ? .refer : nil
         case 6:
-            return isWord("INVITE") ? .invite : isWord("CANCEL") ? .cancel : isWord("NOTIFY") ? .notify
-                : isWord("UPDATE") ? .update : nil
+            return isWord("INVITE")
+                ? .invite
+                : isWord("CANCEL")
+                    ? .cancel
+                    : isWord("NOTIFY")
+                        ? .notify
+                        : isWord("UPDATE") ? .update : nil
         case 7: return isWord("OPTIONS") ? .options : isWord("PUBLISH") ? .publish : isWord("MESSAGE") ? .message : nil
         case 8: return isWord("REGISTER") ? .register : nil
         case 9: return isWord("SUBSCRIBE") ? .subscribe : nil
@@ -450,8 +455,11 @@ public enum AccessNetworkInfo {
             if isName(na, nb, "network-provided") { networkProvided = true }
             guard eq + 1 < b, param == nil else { continue }
             let kind =
-                isName(na, nb, "utran-cell-id-3gpp") ? 0 : isName(na, nb, "cgi-3gpp") ? 1
-                : isName(na, nb, "utran-sai-3gpp") ? 2 : -1
+                isName(na, nb, "utran-cell-id-3gpp")
+                ? 0
+                : isName(na, nb, "cgi-3gpp")
+                    ? 1
+                    : isName(na, nb, "utran-sai-3gpp") ? 2 : -1
             guard kind >= 0 else { continue }
             var (va, vb) = trimmed(eq + 1, b)
             if vb - va >= 2, p[va] == 0x22, p[vb - 1] == 0x22 {
