@@ -13,6 +13,8 @@ import CeldaIngest
 /// | `Core.engine.100kRecords` | a fresh `Engine` with one `BurstDetector`, `ingest` of every record, `finish()` |
 /// | `Core.burst.steady.100kRecords` | `observe` of the next 36 hours into a detector that saw the first 36 |
 /// | `Core.engine.steady.100kRecords` | `ingest` of the next 36 hours into an engine that saw the first 36 |
+/// | `Core.engine.all.steady.100kRecords` | the same with every detector `celda analyze` runs |
+/// | `Ingest.mappedDump.100kRows` | a `DumpReader` over the CSV as a mapped file (the chunked decode `analyze` uses), every record |
 ///
 /// Every sample processes all ``Workload/rows`` rows once (`scalingFactor: .one`, so
 /// `b.scaledIterations` runs the pass once), so the figures are per 100,000 rows:
@@ -170,6 +172,35 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(output.alerts.count)
     }
 
+    Benchmark("Core.engine.all.steady.100kRecords", configuration: configuration(setup: setup)) { b in
+        let data = workload
+        var engine = Engine(detectors: allDetectors(), sites: data.sites, config: EngineConfig())
+        for r in data.records {
+            engine.ingest(r)
+        }
+        b.startMeasurement()
+        for _ in b.scaledIterations {
+            for r in data.nextRecords {
+                engine.ingest(r)
+            }
+        }
+        b.stopMeasurement()
+        blackHole(engine.finish().count)
+    }
+
+    Benchmark("Ingest.mappedDump.100kRows", configuration: configuration(setup: setup)) { b in
+        let path = workloadFile
+        b.startMeasurement()
+        for _ in b.scaledIterations {
+            let reader = DumpReader(path: path, inputIndex: 0, options: ReaderOptions())
+            var n = 0
+            do { try reader.run { _ in n += 1 } } catch { fatalError("\(error)") }
+            precondition(n == rows)
+            blackHole(n)
+        }
+        b.stopMeasurement()
+    }
+
     Benchmark("Core.engine.steady.100kRecords", configuration: configuration(setup: setup)) { b in
         let data = workload
         var engine = Engine(detectors: [BurstDetector()], sites: data.sites, config: EngineConfig())
@@ -186,6 +217,23 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(engine.finish().count)
     }
 }
+
+/// Every keyed detector `celda analyze` runs, with default settings.
+func allDetectors() -> [any Detector] {
+    [
+        BurstDetector(), SequentialDetector(), VictimDetector(), TowerSurgeDetector(),
+        SimChurnDetector(mode: .device), SimChurnDetector(mode: .line), WatchlistDetector(),
+    ]
+}
+
+/// The workload's CSV written to a temporary file once (for the mapped-file reader).
+let workloadFile: String = {
+    let path = "/tmp/celda-benchmark-\(Workload.rows).csv"
+    let out = try! OutputFile(path: path)
+    try! out.write(workload.csv)
+    try! out.close()
+    return path
+}()
 
 // MARK: - Configuration
 
