@@ -489,7 +489,7 @@ public final class SparkFamilyRun {
             throw fail(number, "the row hash must be 16 hex digits")
         }
         if !contentHashes.insert(hash).inserted {
-            if role == 0x50 { counters.add("rows_duplicate") }
+            if role == 0x50 { counters.add("rows_duplicate:" + family.rawValue) }
             currentKey = Array(key)
             current = nil
             return
