@@ -164,6 +164,7 @@ def main(argv):
     a = parse_args(argv)
     started = time.time()
     spark = session(a)
+    spark.sparkContext.setLogLevel("WARN")
     from pyspark.sql import functions as F
     from pyspark import StorageLevel
 
