@@ -225,7 +225,8 @@ struct SparkFinish: ParsableCommand {
         for p in parts
         where p.settings != rendered || p.prisons != loaded.prisons || p.allowExact != loaded.allow.exactValues {
             ProcessInfoLite.stderr(
-                "celda spark: a family pass ran with other settings, prisons or allowlist than finish; refusing to merge")
+                "celda spark: a family pass ran with other settings, prisons or allowlist than finish; refusing to merge"
+            )
             throw CeldaExit(code: 64)
         }
         var resolver = FindingsResolver()
@@ -247,6 +248,9 @@ struct SparkFinish: ParsableCommand {
 
 extension Substring {
     func trimmingCharacters() -> String {
-        String(self.drop(while: { $0 == " " || $0 == "\r" || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\r" || $0 == "\t" }).reversed())
+        String(
+            self.drop(while: { $0 == " " || $0 == "\r" || $0 == "\t" }).reversed().drop(while: {
+                $0 == " " || $0 == "\r" || $0 == "\t"
+            }).reversed())
     }
 }

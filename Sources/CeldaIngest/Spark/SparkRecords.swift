@@ -256,7 +256,9 @@ public final class SparkNormalizer {
                 out.append(0x09)
                 var key: UInt64?
                 for d in detectors {
-                    guard let k = role == .primary ? d.routingKey(of: r, context: context) : d.secondaryKey(of: r, context: context)
+                    guard
+                        let k = role == .primary
+                            ? d.routingKey(of: r, context: context) : d.secondaryKey(of: r, context: context)
                     else { continue }
                     if let key, key != k {
                         throw InputError(
@@ -451,7 +453,8 @@ public final class SparkFamilyRun {
         if line.isEmpty { return }
         SparkText.split(line, into: &spans)
         guard spans.count == 7 else {
-            throw fail(number, "expected 7 tab-separated fields (role, key, row hash, call id, names), got \(spans.count)")
+            throw fail(
+                number, "expected 7 tab-separated fields (role, key, row hash, call id, names), got \(spans.count)")
         }
         func field(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: line[spans[i]]) }
         let roleField = field(0)
@@ -460,7 +463,9 @@ public final class SparkFamilyRun {
         }
         let role = roleField[0]
         let key = field(1)
-        guard let record = SparkKey.decode(key) else { throw fail(number, "not a record key from celda spark normalize") }
+        guard let record = SparkKey.decode(key) else {
+            throw fail(number, "not a record key from celda spark normalize")
+        }
         // Sorted by key, then role.
         let order: Bool = lastKey.withUnsafeBytes { last in
             if last.isEmpty { return true }
@@ -470,7 +475,8 @@ public final class SparkFamilyRun {
         guard order else {
             throw fail(
                 number,
-                "records are not sorted by key (SORT BY key, role): a family pass needs each partition in the engine's order")
+                "records are not sorted by key (SORT BY key, role): a family pass needs each partition in the engine's order"
+            )
         }
         lastKey = Array(key)
         lastRole = role
