@@ -234,7 +234,10 @@ def main(argv):
     stage1 = time.time()
 
     # Stage 2: second stages and the sorted log, in one celda process.
-    found.where("kind = 'F'").repartition(1).createOrReplaceTempView("celda_findings")
+    # Sorted by pass, so that finish folds one pass at a time and holds one pass's text.
+    (found.where("kind = 'F'").repartition(1)
+     .sortWithinPartitions("tag", F.split("seq", "/").getItem(0).cast("int"))
+     .createOrReplaceTempView("celda_findings"))
     log = transform(spark, "celda_findings", ["kind", "tag", "seq", "data"], command(a, "finish"), ["line"])
     log = log.persist(StorageLevel.MEMORY_AND_DISK)
     write_one_file(spark, log.coalesce(1), a.out, "alerts.jsonl")

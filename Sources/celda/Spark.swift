@@ -137,7 +137,7 @@ struct SparkFamilyPass: ParsableCommand {
             device (sim-churn by handset). Input: ROLE<TAB>KEY<TAB>ROW_HASH<TAB>CALL_ID<TAB>CALLER_NAME<TAB>\
             CALLEE_NAME<TAB>CELL_NAME, sorted by KEY then ROLE (P before S), ROLE P where the record came under \
             the family's primary key group and S under its secondary one. Unsorted input is an error. Output: \
-            F lines (TAG, SEQ, base64 findings for `finish`) and C counter lines.
+            F lines (TAG, SEQ/TOTAL, base64 findings for `finish`) and C counter lines.
             """
     )
 
@@ -210,28 +210,19 @@ struct SparkFinish: ParsableCommand {
 
     func run() throws {
         let loaded = try setup.load()
-        var set = SparkFindingsSet()
-        let parts: [ShardFindings]
+        var set = SparkFindingsSet(
+            settings: loaded.settings.rendered(), prisons: loaded.prisons, allowlist: loaded.allow)
+        let found: DetectorOutput
         do throws(InputError) {
             let input = LineReader()
             while try input.next({ (line: UnsafeRawBufferPointer) throws(InputError) in
                 try set.add(line, number: input.line)
             }) {}
-            parts = try set.findings()
+            found = try set.findings()
         } catch {
             throw sparkFail(error)
         }
-        let rendered = loaded.settings.rendered()
-        for p in parts
-        where p.settings != rendered || p.prisons != loaded.prisons || p.allowExact != loaded.allow.exactValues {
-            ProcessInfoLite.stderr(
-                "celda spark: a family pass ran with other settings, prisons or allowlist than finish; refusing to merge"
-            )
-            throw CeldaExit(code: 64)
-        }
-        var resolver = FindingsResolver()
-        for p in parts { resolver.add(p) }
-        let found = DetectorOutput.merged(parts.map(\.output))
+        let resolver = set.resolver
         let context = DetectorContext(
             sites: SiteTable(towers: [], prisons: loaded.prisons), allowlist: loaded.allow, watchlist: loaded.watch)
         let all = Engine.complete(found, stages: Analyze.detectors(loaded.settings).stages, context: context)

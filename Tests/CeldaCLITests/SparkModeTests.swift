@@ -106,11 +106,14 @@ import Testing
                 findings += r.stdout
             }
         }
+        lastFindings = findings
         let f = try Self.run(
             ["spark", "finish", "--towers", world + "/towers.csv"], stdin: findings)
         #expect(f.status == 0, "\(f.stderr)")
         return f.stdout
     }
+
+    nonisolated(unsafe) static var lastFindings = ""
 
     static let single: String = {
         let log = world + "/single.jsonl"
@@ -130,6 +133,27 @@ import Testing
             #expect(Self.single.contains("\"detector\":\"\(detector)\""), "no \(detector) alert to compare")
         }
         #expect(log == Self.single)
+    }
+
+    /// Findings chunks in any order give the same log; a missing chunk, or other settings, fail.
+    @Test func findingsInAnyOrderAndAMissingChunk() throws {
+        let (records, _) = try Self.normalize(splits: 1)
+        #expect(try Self.cluster(records, partitions: 3) == Self.single)
+        let lines = Self.lastFindings.split(separator: "\n").filter { $0.hasPrefix("F") }
+        #expect(lines.contains { !$0.split(separator: "\t")[2].hasSuffix("/1") }, "no pass with several chunks")
+        let setup = ["--towers", Self.world + "/towers.csv"]
+        let shuffled = try Self.run(["spark", "finish"] + setup, stdin: lines.reversed().joined(separator: "\n"))
+        #expect(shuffled.status == 0, "\(shuffled.stderr)")
+        #expect(shuffled.stdout == Self.single)
+        let cut = lines.filter { !$0.split(separator: "\t")[2].hasPrefix("1/") }.joined(separator: "\n")
+        let missing = try Self.run(["spark", "finish"] + setup, stdin: cut)
+        #expect(missing.status == 65)
+        #expect(missing.stderr.contains("missing"), "\(missing.stderr)")
+        let config = Self.world + "/other.toml"
+        try "[burst]\nmin_calls = 25\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let other = try Self.run(["spark", "finish", "--config", config] + setup, stdin: lines.joined(separator: "\n"))
+        #expect(other.status == 65)
+        #expect(other.stderr.contains("other settings"), "\(other.stderr)")
     }
 
     /// The test has teeth: the victim family distributed by the calling line gives another log.

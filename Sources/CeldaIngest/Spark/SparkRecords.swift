@@ -432,11 +432,12 @@ public final class SparkFamilyRun {
             records: counters.values["records"] ?? 0, resolver: resolver)
         let text = SparkText.base64(findings.encoded())
         let chunk = 1 << 16
+        let total = max(1, (text.count + chunk - 1) / chunk)
         var seq = 0
         var at = 0
         repeat {
             let end = min(text.count, at + chunk)
-            try output.line(Array("F\t\(tag)\t\(seq)\t".utf8) + text[at..<end])
+            try output.line(Array("F\t\(tag)\t\(seq)/\(total)\t".utf8) + text[at..<end])
             seq += 1
             at = end
         } while at < text.count
@@ -562,36 +563,90 @@ struct SparkResolver: AlertResolver {
     }
 }
 
-/// `celda spark finish`: the findings of every family pass, merged.
+/// `celda spark finish`: the findings of every pass, folded into one as each pass's chunks are
+/// complete, so memory holds the merged findings and one pass's text rather than every pass's
+/// (the job sorts the chunks by tag).
 public struct SparkFindingsSet {
-    var chunks: [String: [(Int, [UInt8])]] = [:]
-    public init() {}
+    /// What every pass must have run with.
+    public let settings: String
+    public let prisons: [Prison]
+    public let allowExact: [UInt64]
+    var chunks: [String: (total: Int, parts: [Int: [UInt8]])] = [:]
+    var done = Set<String>()
+    var merged = DetectorOutput()
+    var sketch: PairSketch?
+    public private(set) var resolver = FindingsResolver()
+    /// Passes folded in.
+    public private(set) var passes = 0
 
-    /// Takes an `F<TAB>tag<TAB>seq<TAB>base64` line; other kinds are ignored.
+    public init(settings: String, prisons: [Prison], allowlist: NumberList) {
+        self.settings = settings
+        self.prisons = prisons
+        allowExact = allowlist.exactValues
+    }
+
+    /// Takes an `F<TAB>tag<TAB>seq/total<TAB>base64` line; other kinds are ignored.
     public mutating func add(_ line: UnsafeRawBufferPointer, number: Int) throws(InputError) {
         guard line.first == 0x46 else { return }
         var spans: [Range<Int>] = []
         SparkText.split(line, into: &spans)
-        guard spans.count == 4, let seq = SparkText.parseInt(UnsafeRawBufferPointer(rebasing: line[spans[2]])) else {
-            throw InputError(.corrupt, path: "standard input", "line \(number): a findings line is F, tag, seq, data")
+        let bad = InputError(
+            .corrupt, path: "standard input", "line \(number): a findings line is F, tag, seq/total, data")
+        guard spans.count == 4 else { throw bad }
+        let seqText = String(decoding: UnsafeRawBufferPointer(rebasing: line[spans[2]]), as: UTF8.self)
+        let bits = seqText.split(separator: "/")
+        guard bits.count == 2, let seq = Int(bits[0]), let total = Int(bits[1]), seq >= 0, seq < total else {
+            throw bad
         }
         let tag = String(decoding: UnsafeRawBufferPointer(rebasing: line[spans[1]]), as: UTF8.self)
-        chunks[tag, default: []].append((Int(seq), Array(UnsafeRawBufferPointer(rebasing: line[spans[3]]))))
+        guard !done.contains(tag) else {
+            throw InputError(
+                .corrupt, path: tag, "line \(number): findings chunk \(seqText) after its pass was complete")
+        }
+        var entry = chunks[tag] ?? (total, [:])
+        guard entry.total == total, entry.parts[seq] == nil else {
+            throw InputError(.corrupt, path: tag, "line \(number): findings chunk \(seqText) repeated or inconsistent")
+        }
+        entry.parts[seq] = Array(UnsafeRawBufferPointer(rebasing: line[spans[3]]))
+        if entry.parts.count < total {
+            chunks[tag] = entry
+            return
+        }
+        chunks[tag] = nil
+        done.insert(tag)
+        guard let bytes = SparkText.unbase64((0..<total).flatMap { entry.parts[$0]! }) else {
+            throw InputError(.corrupt, path: tag, "findings are not valid base64")
+        }
+        try fold(try ShardFindings.decode(bytes, path: tag), tag: tag)
     }
 
-    /// Every pass's findings (in tag order).
-    public func findings() throws(InputError) -> [ShardFindings] {
-        var out: [ShardFindings] = []
-        for (tag, parts) in chunks.sorted(by: { $0.key < $1.key }) {
-            let sorted = parts.sorted { $0.0 < $1.0 }
-            guard sorted.map(\.0) == Array(0..<sorted.count) else {
-                throw InputError(.truncated, path: tag, "findings chunks are missing (got \(sorted.count))")
-            }
-            guard let bytes = SparkText.unbase64(sorted.flatMap(\.1)) else {
-                throw InputError(.corrupt, path: tag, "findings are not valid base64")
-            }
-            out.append(try ShardFindings.decode(bytes, path: tag))
+    mutating func fold(_ f: ShardFindings, tag: String) throws(InputError) {
+        guard f.settings == settings, f.prisons == prisons, f.allowExact == allowExact else {
+            throw InputError(
+                .unsupported, path: tag,
+                "the pass ran with other settings, prisons or allowlist than finish; refusing to merge")
         }
-        return out
+        resolver.add(f)
+        let o = f.output
+        merged.alerts += o.alerts
+        merged.victimLinks += o.victimLinks
+        merged.victimCandidates += o.victimCandidates
+        merged.longCalls += o.longCalls
+        merged.prisonCalls += o.prisonCalls
+        for s in o.pairSketches {
+            if sketch == nil { sketch = s } else { sketch!.merge(s) }
+        }
+        passes += 1
+    }
+
+    /// The merged findings, in canonical order; an error when a pass's chunks are missing.
+    public func findings() throws(InputError) -> DetectorOutput {
+        if let (tag, entry) = chunks.first {
+            throw InputError(
+                .truncated, path: tag, "findings chunks are missing (\(entry.parts.count) of \(entry.total))")
+        }
+        var m = merged
+        m.pairSketches = sketch.map { [$0] } ?? []
+        return DetectorOutput.merged([m])
     }
 }
