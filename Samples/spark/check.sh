@@ -55,11 +55,15 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
         set -e
         for l in '"$pcaplibs"'; do [ -e "$l" ] && mount --bind /dev/null "$l"; done
         "$0" spark normalize --columns call_id,start_time,caller,callee,duration_s,cell_id <"$1/one.tsv" | head -1 | cut -c1-2
+        "$0" spark family --family tower --ticks /dev/null </dev/null | cut -c1 | sort -u | tr -d "\n"
+        echo " family ok"
+        "$0" spark finish </dev/null && echo "finish ok"
         "$0" analyze "$1/pcap/capture.pcap" --alerts /dev/null --quiet 2>&1 && echo "capture read" || true
     ' "$celda" "$work" 2>&1)
     echo "$out" | sed 's/^/  without libpcap: /'
-    if echo "$out" | head -1 | grep -q '^R' && echo "$out" | grep -qi 'libpcap' && ! echo "$out" | grep -q 'capture read'; then
-        pass "starts and normalises with libpcap hidden ($pcaplibs); a capture then fails naming libpcap"
+    if echo "$out" | head -1 | grep -q '^R' && echo "$out" | grep -q '^CF family ok' && echo "$out" | grep -q 'finish ok' \
+        && echo "$out" | grep -qi 'libpcap' && ! echo "$out" | grep -q 'capture read'; then
+        pass "normalize, family and finish run with libpcap hidden ($pcaplibs); a capture then fails naming libpcap"
     else
         fail "run without libpcap"
     fi

@@ -80,10 +80,8 @@ import Testing
 
     /// Stages 1 and 2; `keys` says which normalised columns each family is distributed by.
     static func cluster(
-        _ records: [[Substring]], partitions n: Int, keys: [String: (Int, Int)] = families
-    ) throws
-        -> String
-    {
+        _ records: [[Substring]], partitions n: Int, keys: [String: (Int, Int)] = families, extra: [String] = []
+    ) throws -> String {
         let tickFile = try ticks(records)
         var findings = ""
         for family in ["line", "victim", "tower", "device"] {
@@ -100,7 +98,8 @@ import Testing
                 let sorted = part.sorted { ($0.key, $0.role) < ($1.key, $1.role) }
                 let stdin = sorted.map(\.line).joined(separator: "\n") + "\n"
                 let r = try Self.run(
-                    ["spark", "family", "--family", family, "--ticks", tickFile, "--towers", world + "/towers.csv"],
+                    ["spark", "family", "--family", family, "--ticks", tickFile, "--towers", world + "/towers.csv"]
+                        + extra,
                     stdin: stdin)
                 #expect(r.status == 0, "\(r.stderr)")
                 findings += r.stdout
@@ -108,7 +107,7 @@ import Testing
         }
         lastFindings = findings
         let f = try Self.run(
-            ["spark", "finish", "--towers", world + "/towers.csv"], stdin: findings)
+            ["spark", "finish", "--towers", world + "/towers.csv"] + extra, stdin: findings)
         #expect(f.status == 0, "\(f.stderr)")
         return f.stdout
     }
@@ -133,6 +132,30 @@ import Testing
             #expect(Self.single.contains("\"detector\":\"\(detector)\""), "no \(detector) alert to compare")
         }
         #expect(log == Self.single)
+    }
+
+    /// Lists: allowlisted lines are dropped before the passes, watched numbers are keyed twice.
+    @Test func allowlistAndWatchlistGiveTheSingleProcessLog() throws {
+        let rows = try CLI.lines(Self.world + "/cdr.csv").dropFirst().map { $0.split(separator: ",") }
+        var count: [Substring: Int] = [:]
+        for r in rows { count[r[2], default: 0] += 1 }
+        let busy = count.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.map(\.key)
+        let allow = Self.world + "/allow.txt"
+        let watch = Self.world + "/watch.txt"
+        try "\(busy[3])\n".write(toFile: allow, atomically: true, encoding: .utf8)
+        try "\(busy[40])\n\(rows[7][3])\n".write(toFile: watch, atomically: true, encoding: .utf8)
+        let lists = ["--allowlist", allow, "--watchlist", watch]
+        let log = Self.world + "/lists.jsonl"
+        let single = try CLI.run(
+            ["analyze", Self.world + "/cdr.csv", "--towers", Self.world + "/towers.csv", "--alerts", log, "--quiet"]
+                + lists)
+        #expect(single.status == 0, "\(single.stderr)")
+        let expected = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(expected.contains("\"detector\":\"watchlist\""))
+        #expect(expected != Self.single)
+        let (records, counters) = try Self.normalize(splits: 2, extra: lists)
+        #expect(counters.contains("records_allowlisted"), "\(counters)")
+        #expect(try Self.cluster(records, partitions: 5, extra: lists) == expected)
     }
 
     /// Findings chunks in any order give the same log; a missing chunk, or other settings, fail.
