@@ -17,7 +17,9 @@ struct Celda: ParsableCommand {
             unreadable or cut short (alerts for what was read are still written); 64 a usage or configuration error.
             """,
         version: version,
-        subcommands: [Analyze.self, Calls.self, Columns.self, Config.self, Eval.self, Merge.self, Synth.self],
+        subcommands: [
+            Analyze.self, Calls.self, Columns.self, Config.self, Eval.self, Merge.self, Spark.self, Synth.self,
+        ],
         defaultSubcommand: Analyze.self
     )
 

@@ -82,35 +82,55 @@ struct EntryWindow: Sendable {
 /// A count-min sketch of calls per number with exponential forgetting: the cheap first filter
 /// that tells a popular number (a radio call-in line, a business) from a victim without keeping
 /// state for every number. Four hashed counters per update.
+///
+/// The counters are split by key group (``KeyPartition/group(of:)``): a number shares counters
+/// only with numbers of its own group, and a group's counters halve at fixed multiples of the
+/// half-life (from the epoch), so an estimate depends only on the calls to the numbers of that
+/// group, never on which other keys a shard, thread or cluster partition happens to hold.
 struct CallSketch: Sendable {
-    static let width = 4096
-    var counts = [UInt32](repeating: 0, count: 4 * CallSketch.width)
-    var lastDecay: EventTime = .min
+    /// Counters per row in each key group.
+    static let width = 64
+    static let rows = 4
+    /// Each group's counters (`rows × width`), allocated when the group is first used.
+    var counts: [[UInt32]] = Array(repeating: [], count: KeyPartition.groups)
+    /// Each group's last halving time (a multiple of the half-life).
+    var lastDecay: [EventTime] = Array(repeating: 0, count: KeyPartition.groups)
     let halfLife: EventTime
 
-    init(halfLife: EventTime) { self.halfLife = halfLife }
+    init(halfLife: EventTime) { self.halfLife = max(1, halfLife) }
 
     @inline(__always) func slot(_ key: UInt64, _ row: Int) -> Int {
         let h = StableHash.mix(key &+ UInt64(row) &* 0x9E37_79B9_7F4A_7C15)
         return row * CallSketch.width + Int(h % UInt64(CallSketch.width))
     }
 
+    /// The start of the half-life period holding `t`.
+    @inline(__always) func period(_ t: EventTime) -> EventTime {
+        let q = t / halfLife
+        return (t % halfLife < 0 ? q - 1 : q) * halfLife
+    }
+
     mutating func add(_ key: UInt64, at t: EventTime) {
-        if lastDecay == .min { lastDecay = t }
-        while t - lastDecay >= halfLife {
-            for i in counts.indices { counts[i] >>= 1 }
-            lastDecay += halfLife
+        let g = KeyPartition.group(of: key)
+        if counts[g].isEmpty {
+            counts[g] = [UInt32](repeating: 0, count: CallSketch.rows * CallSketch.width)
+            lastDecay[g] = period(t)
+        } else if t - lastDecay[g] >= halfLife {
+            // One halving per half-life passed (32 or more clear the counters).
+            let steps = (t - lastDecay[g]) / halfLife
+            let shift = UInt32(min(steps, 32))
+            for i in counts[g].indices { counts[g][i] = shift >= 32 ? 0 : counts[g][i] >> shift }
+            lastDecay[g] += steps * halfLife
         }
-        for row in 0..<4 {
-            let i = slot(key, row)
-            counts[i] &+= 1
-        }
+        for row in 0..<CallSketch.rows { counts[g][slot(key, row)] &+= 1 }
     }
 
     /// An upper estimate of recent calls to `key`.
     func estimate(_ key: UInt64) -> Int {
+        let g = KeyPartition.group(of: key)
+        guard !counts[g].isEmpty else { return 0 }
         var m = UInt32.max
-        for row in 0..<4 { m = min(m, counts[slot(key, row)]) }
+        for row in 0..<CallSketch.rows { m = min(m, counts[g][slot(key, row)]) }
         return Int(m)
     }
 }

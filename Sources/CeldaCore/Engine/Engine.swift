@@ -12,10 +12,19 @@ public struct EngineConfig: Sendable, Hashable {
     public init() {}
 }
 
-/// The keys one process owns: those whose `StableHash.mix(key) % parts == part` (`--shard K/N`).
-/// Within the process, key `k` goes to lane `(mix(k) / parts) % lanes` (a thread or an in-process
-/// shard), so every (part, lane) holds a disjoint set of keys whatever the counts.
+/// The keys one process owns: those whose key group `g = StableHash.mix(key) % 4096` has
+/// `g % parts == part` (`--shard K/N`). Within the process, key `k` goes to lane
+/// `(g / parts) % lanes` (a thread or an in-process shard), so every (part, lane) holds a disjoint
+/// set of whole key groups whatever the counts. State shared by the keys of a group (the
+/// `victim` popularity sketch) is therefore the same however the groups are split, which is what
+/// lets a cluster job (`celda spark`, partitioned by group) give the single-process log.
 public struct KeyPartition: Sendable, Hashable {
+    /// Key groups: the unit of partitioning (and the most partitions a key family can use).
+    public static let groups = 4096
+
+    /// The key group of a key.
+    @inlinable public static func group(of key: UInt64) -> Int { Int(StableHash.mix(key) % UInt64(groups)) }
+
     public var part: Int
     public var parts: Int
 
@@ -30,10 +39,10 @@ public struct KeyPartition: Sendable, Hashable {
 
     /// The lane of `key` among `lanes`, or `nil` when another process owns it.
     @inlinable public func lane(of key: UInt64, lanes: Int) -> Int? {
-        let h = StableHash.mix(key)
-        if parts == 1 { return lanes == 1 ? 0 : Int(h % UInt64(lanes)) }
-        guard h % UInt64(parts) == UInt64(part) else { return nil }
-        return lanes == 1 ? 0 : Int((h / UInt64(parts)) % UInt64(lanes))
+        let g = Self.group(of: key)
+        if parts == 1 { return lanes == 1 ? 0 : g % lanes }
+        guard g % parts == part else { return nil }
+        return lanes == 1 ? 0 : (g / parts) % lanes
     }
 }
 
