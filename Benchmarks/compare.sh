@@ -8,10 +8,11 @@
 # median wall time, min-max, rows (packets) per second, peak RSS and the ratio to celda.
 # Not part of .ci/run.
 #
-# Usage: Benchmarks/compare.sh [--rows N] [--big] [--runs R] [--dir DIR] [--skip-pcap]
+# Usage: Benchmarks/compare.sh [--rows N] [--big] [--runs R] [--tshark-runs T] [--dir DIR] [--skip-pcap]
 #   --rows N     rows of the main dump (default 10,000,000, one day)
 #   --big        also a 50,000,000-row dump (five days; about 6 GB and several minutes to make)
 #   --runs R     runs per tool (default 3)
+#   --tshark-runs T  runs of tshark (default 1: tshark takes minutes on the 1M-packet capture)
 #   --dir DIR    scratch directory for data and the Python environment (default /tmp/celda-compare)
 # Needs: python3 with venv (DuckDB and polars are installed from PyPI into DIR/venv), tshark
 # (apt-get install -y tshark), GNU time (/usr/bin/time).
@@ -22,12 +23,14 @@ DIR=/tmp/celda-compare
 ROWS=10000000
 BIG=0
 RUNS=3
+TSHARK_RUNS=1
 PCAP=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --rows) ROWS=$2; shift 2 ;;
     --big) BIG=1; shift ;;
     --runs) RUNS=$2; shift 2 ;;
+    --tshark-runs) TSHARK_RUNS=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
     --skip-pcap) PCAP=0; shift ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 64 ;;
@@ -104,7 +107,9 @@ if [ "$PCAP" = 1 ]; then
         for r in $(seq "$RUNS"); do
             echo "== run $r/$RUNS on the capture"
             run "celda calls" pcap "$DIR/pcap/capture.pcap" "$CELDA" calls "$DIR/pcap/capture.pcap" -o /dev/null --quiet
-            run "tshark -z sip,stat" pcap "$DIR/pcap/capture.pcap" tshark -q -r "$DIR/pcap/capture.pcap" -z sip,stat
+            if [ "$r" -le "$TSHARK_RUNS" ]; then
+                run "tshark -z sip,stat" pcap "$DIR/pcap/capture.pcap" tshark -q -r "$DIR/pcap/capture.pcap" -z sip,stat
+            fi
         done
     else
         echo "== tshark not found: apt-get install -y tshark (capture comparison skipped)"

@@ -118,7 +118,7 @@ public struct BurstDetector: Detector {
         lines[i].short += isShort
         lines[i].answered += isAnswered
         if r.start < lines[i].firstSeen { lines[i].firstSeen = r.start }
-        let linked = context.sites.reachesPrison(r.site)
+        let linked = r.isPrisonLinked
         if linked {
             pool.insert(entry, into: &lines[i].slow)
             lines[i].slowShort += isShort

@@ -40,7 +40,7 @@ public struct SimChurnDetector: Detector {
     public var keyCount: Int { states.count }
 
     public func routingKey(of r: CallRecord, context: DetectorContext) -> UInt64? {
-        guard r.imei != 0, !r.caller.isNone, context.sites.reachesPrison(r.site) else { return nil }
+        guard r.imei != 0, !r.caller.isNone, r.isPrisonLinked else { return nil }
         return mode == .device ? r.imei : r.caller.raw
     }
 

@@ -49,7 +49,7 @@ public struct TowerSurgeDetector: Detector {
     public var keyCount: Int { towers.count }
 
     public func routingKey(of r: CallRecord, context: DetectorContext) -> UInt64? {
-        context.sites.reachesPrison(r.site) ? r.cell.stableHash : nil
+        r.isPrisonLinked ? r.cell.stableHash : nil
     }
 
     public mutating func observe(

@@ -61,7 +61,7 @@ public struct DetectorContext: Sendable {
 
     /// The nearest prison a record's tower reaches, if any.
     @inlinable public func prisonLink(_ r: CallRecord) -> PrisonLink? {
-        sites.reachesPrison(r.site) ? sites.links(ofSite: r.site).first : nil
+        r.isPrisonLinked ? sites.links(ofSite: r.site).first : nil
     }
 }
 

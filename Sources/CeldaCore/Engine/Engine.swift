@@ -39,6 +39,7 @@ public struct KeyPartition: Sendable, Hashable {
 
     /// The lane of `key` among `lanes`, or `nil` when another process owns it.
     @inlinable public func lane(of key: UInt64, lanes: Int) -> Int? {
+        if parts == 1 && lanes == 1 { return 0 }
         let g = Self.group(of: key)
         if parts == 1 { return lanes == 1 ? 0 : g % lanes }
         guard g % parts == part else { return nil }
@@ -104,7 +105,7 @@ public struct EngineFront {
     /// Locates a record and appends what the reorder buffer releases to `batch`.
     public mutating func ingest(_ record: CallRecord, into batch: inout Batch) {
         var r = record
-        r.site = sites.site(of: r.cell)
+        sites.locate(&r)
         due.removeAll(keepingCapacity: true)
         reorder.push(r, into: &due)
         for i in due.indices { release(due[i], into: &batch) }
@@ -137,7 +138,7 @@ public struct EngineFront {
         stats.records += 1
         if !r.isLocated {
             stats.unlocated += 1
-        } else if sites.reachesPrison(r.site) {
+        } else if r.isPrisonLinked {
             stats.prisonLinked += 1
         }
         if !allowlist.isEmpty, allowlist.contains(r.caller) {

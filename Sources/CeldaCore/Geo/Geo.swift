@@ -263,6 +263,13 @@ public final class SiteTable: @unchecked Sendable {
         return links[Int(linkStart[Int(site)])..<Int(linkStart[Int(site) + 1])]
     }
 
+    /// Places a record: its site, and whether that site reaches a prison (a flag the detectors
+    /// read instead of asking the table again).
+    @inlinable public func locate(_ r: inout CallRecord) {
+        r.site = site(of: r.cell)
+        if reachesPrison(r.site) { r.flags.insert(.prisonLinked) } else { r.flags.remove(.prisonLinked) }
+    }
+
     /// Whether a site reaches any prison.
     @inlinable public func reachesPrison(_ site: UInt32) -> Bool {
         site != CallRecord.unlocated && linkCount(site) > 0

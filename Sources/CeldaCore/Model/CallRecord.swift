@@ -59,6 +59,8 @@ public struct CallRecord: Sendable, Equatable {
         public static let answered = Flags(rawValue: 1)
         /// The record arrived later than the allowed disorder.
         public static let late = Flags(rawValue: 2)
+        /// The record's tower reaches a prison (set with the site, by ``SiteTable/locate(_:)``).
+        public static let prisonLinked = Flags(rawValue: 4)
     }
 
     @inlinable
@@ -90,6 +92,8 @@ public struct CallRecord: Sendable, Equatable {
     @inlinable public var answered: Bool { flags.contains(.answered) }
     @inlinable public var durationSeconds: Double { Double(durationMs) / 1000 }
     @inlinable public var isLocated: Bool { site != CallRecord.unlocated }
+    /// The tower reaches a prison (known once the record is located).
+    @inlinable public var isPrisonLinked: Bool { flags.contains(.prisonLinked) }
 
     /// A total order on record content (start first) so that equal start times sort the same
     /// whatever order the rows arrived in.

@@ -235,10 +235,10 @@ public final class SparkNormalizer {
             counters.add("records_allowlisted")
             return
         }
-        r.site = context.sites.site(of: r.cell)
+        context.sites.locate(&r)
         if !r.isLocated {
             counters.add("records_unlocated")
-        } else if context.sites.reachesPrison(r.site) {
+        } else if r.isPrisonLinked {
             counters.add("records_prison_linked")
         }
         counters.add("records")
@@ -502,7 +502,7 @@ public final class SparkFamilyRun {
             return
         }
         var r = record
-        r.site = context.sites.site(of: r.cell)
+        context.sites.locate(&r)
         scratch.removeAll(keepingCapacity: true)
         SparkText.unescape(field(3), into: &scratch)
         try ids.append(r.source.packed, scratch)
