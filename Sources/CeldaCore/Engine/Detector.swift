@@ -150,9 +150,6 @@ public struct PairSketch: Sendable {
 
     @inline(__always) func count(_ i: Int) -> UInt64 { words[i >> 5] >> UInt64((i & 31) * 2) & 3 }
 
-    @inline(__always) mutating func bump(_ i: Int) {
-        if count(i) < 2 { words[i >> 5] &+= 1 << UInt64((i & 31) * 2) }
-    }
 
     /// Starts loading the block of a pair.
     @inline(__always)
@@ -163,10 +160,16 @@ public struct PairSketch: Sendable {
 
     public mutating func add(caller: Party, callee: Party) {
         let p = Self.positions(caller, callee)
-        bump(p.0)
-        bump(p.1)
-        bump(p.2)
-        bump(p.3)
+        words.withUnsafeMutableBufferPointer { w in
+            @inline(__always) func bump(_ i: Int) {
+                let shift = UInt64((i & 31) * 2)
+                if w[i >> 5] >> shift & 3 < 2 { w[i >> 5] &+= 1 << shift }
+            }
+            bump(p.0)
+            bump(p.1)
+            bump(p.2)
+            bump(p.3)
+        }
     }
 
     /// Whether `caller` called `callee` at least twice (rare false yes, never a false no).

@@ -542,6 +542,8 @@ public final class DumpReader {
         if sameCall { stats.sameCallLegs += 1 }
     }
 
+    deinit { if evidenceFD >= 0 { _ = Glibc.close(evidenceFD) } }
+
     func finish() {
         if counting != nil {
             if mapped == nil { bytes = bytes == 0 ? counting!.count : bytes }
@@ -565,6 +567,10 @@ public final class DumpReader {
             return "\(path):\(ref.line)"
         }
         if let mapped {
+            // Read with pread, not through the mapping: cited rows are scattered over the file,
+            // and faulting each one in (with the kernel's read-around) would make the whole
+            // file resident again at the end of a run.
+            if let id = rereadCallID(ref, column: idColumn, size: mapped.bytes.count) { return id }
             var fields: [FieldSpan] = []
             let r = CSVScanner(delimiter: layout.delimiter).scan(
                 mapped.bytes, from: ref.offset, eof: true, fields: &fields)
@@ -579,6 +585,48 @@ public final class DumpReader {
             }
         }
         return "\(path):\(ref.line)"
+    }
+
+    var evidenceFD: Int32 = -2
+    var evidenceBuffer: [UInt8] = []
+
+    /// The call id of the row at `ref`, read back with `pread` (nil when the file cannot be
+    /// opened again; the caller then reads the mapping).
+    func rereadCallID(_ ref: SourceRef, column: Int, size: Int) -> String? {
+        if evidenceFD == -2 { evidenceFD = Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        guard evidenceFD >= 0 else { return nil }
+        var want = 4096
+        while true {
+            let n = min(want, size - ref.offset)
+            guard n > 0 else { return nil }
+            if evidenceBuffer.count < n { evidenceBuffer = [UInt8](repeating: 0, count: n) }
+            let got = evidenceBuffer.withUnsafeMutableBytes { pread(evidenceFD, $0.baseAddress, n, off_t(ref.offset)) }
+            guard got == n else { return nil }
+            let eof = ref.offset + n >= size
+            var fields: [FieldSpan] = []
+            let result: String?? = evidenceBuffer.withUnsafeBytes { all in
+                let buf = UnsafeRawBufferPointer(rebasing: all[0..<n])
+                switch CSVScanner(delimiter: layout.delimiter).scan(buf, from: 0, eof: eof, fields: &fields) {
+                case .needMore: return .none
+                case .row:
+                    guard column < fields.count else { return .some(nil) }
+                    let f = fields[column]
+                    let id =
+                        f.quoted
+                        ? CSVScanner.text(f, in: buf)
+                        : layout.encoding.decode(UnsafeRawBufferPointer(rebasing: buf[f.start..<f.end]))
+                    let trimmed = id.trimmingSpaces
+                    return .some(trimmed.isEmpty ? nil : trimmed)
+                case .unterminated: return .some(nil)
+                }
+            }
+            switch result {
+            case .none:
+                guard want < 1 << 21 else { return nil }
+                want *= 4
+            case .some(let id): return id ?? "\(path):\(ref.line)"
+            }
+        }
     }
 
     static func fileSHA256(_ path: String) throws(InputError) -> String {
