@@ -211,7 +211,7 @@ public struct SequentialDetector: Detector {
         }
         pool = p
         for f in freed {
-            sorted[Int(f)].removeAll(keepingCapacity: sorted[Int(f)].capacity <= 256)
+            sorted[Int(f)].removeAll(keepingCapacity: sorted[Int(f)].capacity <= 32)
             freeSorted.append(f)
         }
     }

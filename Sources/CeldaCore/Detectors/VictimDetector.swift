@@ -281,7 +281,7 @@ public struct VictimDetector: Detector {
         pool = p
         sets = h
         for f in freed {
-            callerTimes[Int(f)].removeAll(keepingCapacity: callerTimes[Int(f)].capacity <= 128)
+            callerTimes[Int(f)].removeAll(keepingCapacity: callerTimes[Int(f)].capacity <= 8)
             freeCallerTimes.append(f)
         }
         // Numbers whose recent calls have decayed away.

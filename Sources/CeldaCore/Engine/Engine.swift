@@ -291,10 +291,11 @@ public struct Engine {
 
 extension DetectorOutput {
     /// Several lanes' findings as one, in an order that does not depend on how the keys were split.
-    public static func merged(_ parts: [DetectorOutput]) -> DetectorOutput {
-        if parts.count == 1 { return parts[0].canonical() }
-        var m = DetectorOutput()
-        for p in parts {
+    public static func merged(_ parts: consuming [DetectorOutput]) -> DetectorOutput {
+        // Parts are taken out of the array one by one, so each is released as soon as it is
+        // copied in and the sorts below work in place.
+        var m = parts.popLast() ?? DetectorOutput()
+        while let p = parts.popLast() {
             m.alerts += p.alerts
             m.victimLinks += p.victimLinks
             m.victimCandidates += p.victimCandidates
@@ -306,7 +307,7 @@ extension DetectorOutput {
     }
 
     /// Sorted findings and one pair sketch.
-    func canonical() -> DetectorOutput {
+    consuming func canonical() -> DetectorOutput {
         var m = self
         m.alerts.sort(by: Alert.canonicalOrder)
         m.victimCandidates.sort(by: Alert.canonicalOrder)
