@@ -71,6 +71,7 @@ public struct BurstDetector: Detector {
     private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
     private var pool = EntryPool()
     private var sets = PartySets()
+    private var scratch = Set<Party>()
     private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
     static let historyCap = 512
@@ -179,7 +180,7 @@ public struct BurstDetector: Detector {
         Double(short) / Double(n) >= config.minShortShare && Double(answered) / Double(n) <= config.maxAnswerRatio
     }
 
-    private func evaluate(
+    private mutating func evaluate(
         key: Party, window: ArraySlice<WindowEntry>, minutes span: EventTime, state: inout LineState, now: EventTime,
         context: DetectorContext, emit: inout [Alert], slow: Bool
     ) {
@@ -194,7 +195,7 @@ public struct BurstDetector: Detector {
         // The cheap tests first: a call centre's window fails here without hashing its callees.
         guard Double(short) / Double(n) >= config.minShortShare, Double(answered) / Double(n) <= config.maxAnswerRatio
         else { return }
-        var scratch = Set<Party>(minimumCapacity: window.count)
+        scratch.removeAll(keepingCapacity: true)
         var novel = 0
         var reciprocal = 0
         for e in window where scratch.insert(e.other).inserted {

@@ -286,7 +286,7 @@ struct PartySets: Sendable {
     /// Frees a handle's set.
     mutating func release(_ h: inout Int32) {
         guard h >= 0 else { return }
-        sets[Int(h)].removeAll(keepingCapacity: sets[Int(h)].capacity <= 8)
+        sets[Int(h)].removeAll(keepingCapacity: sets[Int(h)].capacity <= 32)
         free.append(h)
         h = -1
     }

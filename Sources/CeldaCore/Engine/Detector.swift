@@ -150,7 +150,6 @@ public struct PairSketch: Sendable {
 
     @inline(__always) func count(_ i: Int) -> UInt64 { words[i >> 5] >> UInt64((i & 31) * 2) & 3 }
 
-
     /// Starts loading the block of a pair.
     @inline(__always)
     public func prefetch(caller: Party, callee: Party) {

@@ -179,14 +179,10 @@ public struct ReorderBuffer {
                 }
             }
         }
-        var out = work.out
-        work.out = []
-        out.removeAll(keepingCapacity: true)
-        out.reserveCapacity(items.count)
-        out.append(contentsOf: items[0..<from])
-        for key in work.keys { out.append(items[Int(key.index)]) }
-        swap(&out, &items)
-        work.out = out
+        // The sorted records go through a reused buffer and back, so the bucket keeps its storage.
+        work.out.removeAll(keepingCapacity: true)
+        for key in work.keys { work.out.append(items[Int(key.index)]) }
+        for (k, r) in work.out.enumerated() { items[from + k] = r }
     }
 
     struct SortKey {
