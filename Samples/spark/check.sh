@@ -3,9 +3,9 @@
 #
 #   Samples/spark/check.sh CELDA [WORKDIR]
 #
-# CELDA is the binary to ship (a `--static-swift-stdlib` build). Needs `spark-submit` on PATH
-# (pip install pyspark) and Java 17. Checks, each printed PASS or FAIL:
-#   - the binary needs no Swift runtime library and no libpcap (readelf -d);
+# CELDA is the binary to ship (`--static-swift-stdlib -Xswiftc -static-executable`). Needs
+# `spark-submit` on PATH (pip install pyspark) and Java 17. Checks, each printed PASS or FAIL:
+#   - the binary needs no Swift runtime library, no libpcap, nothing beyond glibc (readelf -d);
 #   - it starts and runs its Spark modes where libpcap is absent (unshare --mount, /dev/null
 #     bound over every libpcap.so), and reading a capture there fails with a clear message;
 #   - on a generated dump with planted rings (every detector fires), `celda analyze` and the job
@@ -44,6 +44,12 @@ elif echo "$needed" | grep -q libpcap; then
     fail "the binary needs libpcap at start-up: $needed"
 else
     pass "no Swift runtime library and no libpcap among the binary's needed libraries"
+fi
+extra=$(echo "$needed" | tr ' ' '\n' | grep -Ev '^(libc\.so\.6|libm\.so\.6|ld-linux-x86-64\.so\.2|)$' | tr '\n' ' ')
+if [ -z "$extra" ]; then
+    pass "the binary needs nothing beyond glibc (needed: ${needed:-none, a static executable})"
+else
+    fail "the binary needs libraries beyond glibc: $extra"
 fi
 
 # A tiny capture and a tiny dump, for the run without libpcap.
