@@ -141,22 +141,7 @@ public struct SequentialDetector: Detector {
         _ values: inout [UInt64], maxGap: UInt64
     ) -> (length: Int, first: UInt64, last: UInt64) {
         values.sort()
-        var best = (0, UInt64(0), UInt64(0))
-        var runStart = 0
-        var length = 0
-        var prev: UInt64?
-        for (i, v) in values.enumerated() {
-            if let p = prev, v == p { continue }
-            if let p = prev, v - p <= maxGap {
-                length += 1
-            } else {
-                runStart = i
-                length = 1
-            }
-            prev = v
-            if length > best.0 { best = (length, values[runStart], v) }
-        }
-        return best
+        return longestRunSorted(values, maxGap: maxGap)
     }
 
     private mutating func evaluate(

@@ -483,13 +483,21 @@ public enum AccessNetworkInfo {
                 return .malformed
             }
         }
-        let count = param.b - param.a
-        let mncLength = count - 3 - split.0 - split.1
+        return cellValue(
+            UnsafeRawBufferPointer(rebasing: p[param.a..<param.b]), split: split, networkProvided: networkProvided)
+    }
+
+    /// The cell in a location parameter's digits: MCC (3), MNC (2 or 3, from the length), then
+    /// area and cell in hexadecimal, `split` long.
+    static func cellValue<D: RandomAccessCollection<UInt8>>(
+        _ digits: D, split: (Int, Int), networkProvided: Bool
+    ) -> Outcome where D.Index == Int {
+        let mncLength = digits.count - 3 - split.0 - split.1
         guard mncLength == 2 || mncLength == 3 else { return .malformed }
         func number(_ r: Range<Int>, radix: UInt64) -> UInt64? {
             var v: UInt64 = 0
             for k in r {
-                let c = p[param.a + k]
+                let c = digits[digits.startIndex + k]
                 let d: UInt64
                 switch c {
                 case 0x30...0x39: d = UInt64(c - 0x30)
@@ -505,7 +513,7 @@ public enum AccessNetworkInfo {
         let a = 3 + mncLength
         guard let mcc = number(0..<3, radix: 10), let mnc = number(3..<a, radix: 10),
             let area = number(a..<(a + split.0), radix: 16),
-            let cell = number((a + split.0)..<count, radix: 16), mcc > 0
+            let cell = number((a + split.0)..<digits.count, radix: 16), mcc > 0
         else { return .malformed }
         return .cell(
             Value(
@@ -546,33 +554,7 @@ public enum AccessNetworkInfo {
                 return .malformed
             }
         }
-        let digits = Array(param.value.utf8)
-        let mncLength = digits.count - 3 - split.0 - split.1
-        guard mncLength == 2 || mncLength == 3 else { return .malformed }
-        func number(_ r: Range<Int>, radix: UInt64) -> UInt64? {
-            var v: UInt64 = 0
-            for c in digits[r] {
-                let d: UInt64
-                switch c {
-                case 0x30...0x39: d = UInt64(c - 0x30)
-                case 0x41...0x46: d = UInt64(c - 0x41 + 10)
-                case 0x61...0x66: d = UInt64(c - 0x61 + 10)
-                default: return nil
-                }
-                guard d < radix else { return nil }
-                v = v * radix + d
-            }
-            return v
-        }
-        let a = 3 + mncLength
-        guard let mcc = number(0..<3, radix: 10), let mnc = number(3..<a, radix: 10),
-            let area = number(a..<(a + split.0), radix: 16),
-            let cell = number((a + split.0)..<digits.count, radix: 16), mcc > 0
-        else { return .malformed }
-        return .cell(
-            Value(
-                cell: CellID(mcc: UInt32(mcc), mnc: UInt32(mnc), lac: UInt32(area), ci: cell),
-                networkProvided: networkProvided))
+        return cellValue(Array(param.value.utf8), split: split, networkProvided: networkProvided)
     }
 }
 
