@@ -90,15 +90,9 @@ struct Analyze: ParsableCommand {
         if let t = threads, t < 1 || t > 256 { throw ValidationError("--threads must be between 1 and 256") }
     }
 
-    /// Defaults, then `--config`, then the flags.
-    func settings() throws(ConfigError) -> DetectorSettings {
-        var st = DetectorSettings()
-        if let path = config {
-            do {
-                let bytes = try FileSystemLite.read(path)
-                st = try SettingsFile.parse(String(decoding: bytes, as: UTF8.self), path: path)
-            } catch { throw ConfigError("--config \(error)") }
-        }
+    /// The settings from `--config` (or the defaults), then the flags.
+    func settings(_ base: DetectorSettings) -> DetectorSettings {
+        var st = base
         if let v = maxDisorder { st.maxDisorder = v.micros }
         if let v = burstWindow { st.burst.window = v.micros }
         if let v = burstMinCalls { st.burst.minCalls = v }
@@ -134,42 +128,24 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let started = ProcessInfoLite.now()
         // Reference data: a problem here is a configuration error (exit 64).
-        let prisonList: [Prison]
-        let prisonText: String
+        let reference: ReferenceData
         do {
-            if let path = prisons {
-                prisonList = try PrisonFile.load(path: path)
-                prisonText = "file:\(path)"
-            } else {
-                prisonList = try PrisonFile.parse(text: DefaultPrisons.csv, path: "built-in prison list")
-                prisonText = "built-in:" + SHA256.hash(DefaultPrisons.csv)
-            }
-        } catch {
-            return fail(configuration: "--prisons \(error)")
-        }
-        if prisonList.isEmpty {
-            return fail(configuration: "--prisons \(prisons ?? "built-in"): the list has no prisons")
-        }
-        var towerLoad = TowerLoad()
-        if let path = towers {
-            do { towerLoad = try TowerFile.load(path: path) } catch { return fail(configuration: "--towers \(error)") }
-        }
-        let sites = SiteTable(towers: towerLoad.towers, prisons: prisonList)
+            reference = try ReferenceData.load(
+                towers: towers, prisons: prisons, config: config, allowlist: allowlist, watchlist: watchlist,
+                reading: reading)
+        } catch { return fail(configuration: error.description) }
+        let prisonList = reference.prisons
+        let prisonText = reference.prisonSource
+        let towerLoad = reference.towerLoad
+        let sites = reference.sites
+        let options = reference.options
+        let allow = reference.allow
+        let watch = reference.watch
+        let st = settings(reference.settings)
         let output: OutputFile
         do { output = try OutputFile(path: alerts) } catch { return fail(configuration: "--alerts \(error)") }
         let rejectWriter: RejectWriter
         do { rejectWriter = try RejectWriter(path: rejects) } catch { return fail(configuration: "--rejects \(error)") }
-
-        let options: ReaderOptions
-        let st: DetectorSettings
-        var allow = NumberList()
-        var watch = NumberList()
-        do {
-            options = try reading.readerOptions()
-            st = try settings()
-            if let path = allowlist { allow = try Self.numberList(path, flag: "--allowlist", plan: options.plan) }
-            if let path = watchlist { watch = try Self.numberList(path, flag: "--watchlist", plan: options.plan) }
-        } catch { return fail(configuration: error.description) }
 
         var engineConfig = EngineConfig()
         engineConfig.maxDisorder = st.maxDisorder
@@ -295,13 +271,6 @@ struct Analyze: ParsableCommand {
         \(st.canonical)
 
         """
-    }
-
-    static func numberList(_ path: String, flag: String, plan: NumberPlan) throws(ConfigError) -> NumberList {
-        do {
-            let bytes = try FileSystemLite.read(path)
-            return try SettingsFile.numberList(String(decoding: bytes, as: UTF8.self), path: path, plan: plan)
-        } catch { throw ConfigError("\(flag) \(error)") }
     }
 
     func fail(configuration message: String) {

@@ -86,3 +86,64 @@ struct ShardSpec: ExpressibleByArgument {
 
     static var defaultCompletionKind: CompletionKind { .default }
 }
+
+/// The reference data and settings of a run: prisons, towers, detector settings, lists and
+/// reading options, loaded the same way for `analyze` and every `spark` stage. A problem is a
+/// configuration error (the message names the flag).
+struct ReferenceData {
+    var settings: DetectorSettings
+    var prisons: [Prison]
+    /// `file:PATH`, or `built-in:` and the built-in list's SHA-256 (for the configuration hash).
+    var prisonSource: String
+    var towerLoad: TowerLoad
+    var sites: SiteTable
+    var allow: NumberList
+    var watch: NumberList
+    var options: ReaderOptions
+    var context: DetectorContext { DetectorContext(sites: sites, allowlist: allow, watchlist: watch) }
+
+    static func load(
+        towers: String?, prisons: String?, config: String?, allowlist: String?, watchlist: String?,
+        reading: ReadingOptions
+    ) throws(ConfigError) -> ReferenceData {
+        let prisonList: [Prison]
+        let prisonSource: String
+        do {
+            if let path = prisons {
+                prisonList = try PrisonFile.load(path: path)
+                prisonSource = "file:\(path)"
+            } else {
+                prisonList = try PrisonFile.parse(text: DefaultPrisons.csv, path: "built-in prison list")
+                prisonSource = "built-in:" + SHA256.hash(DefaultPrisons.csv)
+            }
+        } catch { throw ConfigError("--prisons \(error)") }
+        if prisonList.isEmpty { throw ConfigError("--prisons \(prisons ?? "built-in"): the list has no prisons") }
+        var towerLoad = TowerLoad()
+        if let path = towers {
+            do { towerLoad = try TowerFile.load(path: path) } catch { throw ConfigError("--towers \(error)") }
+        }
+        let options = try reading.readerOptions()
+        var st = DetectorSettings()
+        if let path = config {
+            do {
+                let bytes = try FileSystemLite.read(path)
+                st = try SettingsFile.parse(String(decoding: bytes, as: UTF8.self), path: path)
+            } catch { throw ConfigError("--config \(error)") }
+        }
+        var allow = NumberList()
+        var watch = NumberList()
+        if let path = allowlist { allow = try numberList(path, flag: "--allowlist", plan: options.plan) }
+        if let path = watchlist { watch = try numberList(path, flag: "--watchlist", plan: options.plan) }
+        return ReferenceData(
+            settings: st, prisons: prisonList, prisonSource: prisonSource, towerLoad: towerLoad,
+            sites: SiteTable(towers: towerLoad.towers, prisons: prisonList), allow: allow, watch: watch,
+            options: options)
+    }
+
+    static func numberList(_ path: String, flag: String, plan: NumberPlan) throws(ConfigError) -> NumberList {
+        do {
+            let bytes = try FileSystemLite.read(path)
+            return try SettingsFile.numberList(String(decoding: bytes, as: UTF8.self), path: path, plan: plan)
+        } catch { throw ConfigError("\(flag) \(error)") }
+    }
+}

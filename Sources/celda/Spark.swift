@@ -40,48 +40,12 @@ struct SparkSetup: ParsableArguments {
 
     @OptionGroup var reading: ReadingOptions
 
-    struct Loaded {
-        var settings: DetectorSettings
-        var prisons: [Prison]
-        var towerLoad: TowerLoad
-        var sites: SiteTable
-        var allow: NumberList
-        var watch: NumberList
-        var options: ReaderOptions
-        var context: DetectorContext { DetectorContext(sites: sites, allowlist: allow, watchlist: watch) }
-    }
-
     /// Loads everything; a problem is a configuration error (one line, exit 64).
-    func load() throws(CeldaExit) -> Loaded {
+    func load() throws(CeldaExit) -> ReferenceData {
         do throws(ConfigError) {
-            let prisonList: [Prison]
-            do {
-                prisonList =
-                    if let path = prisons { try PrisonFile.load(path: path) } else {
-                        try PrisonFile.parse(text: DefaultPrisons.csv, path: "built-in prison list")
-                    }
-            } catch { throw ConfigError("--prisons \(error)") }
-            if prisonList.isEmpty { throw ConfigError("--prisons \(prisons ?? "built-in"): the list has no prisons") }
-            var towerLoad = TowerLoad()
-            if let path = towers {
-                do { towerLoad = try TowerFile.load(path: path) } catch { throw ConfigError("--towers \(error)") }
-            }
-            let options = try reading.readerOptions()
-            var st = DetectorSettings()
-            if let path = config {
-                do {
-                    let bytes = try FileSystemLite.read(path)
-                    st = try SettingsFile.parse(String(decoding: bytes, as: UTF8.self), path: path)
-                } catch { throw ConfigError("--config \(error)") }
-            }
-            var allow = NumberList()
-            var watch = NumberList()
-            if let path = allowlist { allow = try Analyze.numberList(path, flag: "--allowlist", plan: options.plan) }
-            if let path = watchlist { watch = try Analyze.numberList(path, flag: "--watchlist", plan: options.plan) }
-            return Loaded(
-                settings: st, prisons: prisonList, towerLoad: towerLoad,
-                sites: SiteTable(towers: towerLoad.towers, prisons: prisonList), allow: allow, watch: watch,
-                options: options)
+            return try ReferenceData.load(
+                towers: towers, prisons: prisons, config: config, allowlist: allowlist, watchlist: watchlist,
+                reading: reading)
         } catch {
             ProcessInfoLite.stderr("celda: \(error.description)")
             throw CeldaExit(code: 64)
