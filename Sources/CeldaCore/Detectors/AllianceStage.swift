@@ -120,18 +120,22 @@ public struct KidnapStage: SecondStage {
         }
         var pairs = found.pairSketches.first ?? PairSketch()
         for p in found.pairSketches.dropFirst() { pairs.merge(p) }
-        let calls = found.prisonCalls.sorted { ($0.time, $0.ref) < ($1.time, $1.ref) }
-        let times = calls.map(\.time)
+        // Merged findings come in canonical order (by time, then source): sorted only otherwise, so
+        // the biggest finding list is not copied at the end of a run.
+        let byTime: (VictimLink, VictimLink) -> Bool = { ($0.time, $0.ref) < ($1.time, $1.ref) }
+        let calls =
+            zip(found.prisonCalls, found.prisonCalls.dropFirst()).allSatisfy { !byTime($1, $0) }
+            ? found.prisonCalls : found.prisonCalls.sorted(by: byTime)
         var out: [Alert] = []
         var seen = Set<Party>()
         for long in found.longCalls.sorted(by: { ($0.start, $0.ref) < ($1.start, $1.ref) })
         where !seen.contains(long.victim) {
             // Prison-linked calls during the long call, by other lines, to numbers the victim usually calls.
             var lo = 0
-            var hi = times.count
+            var hi = calls.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if times[mid] < long.start { lo = mid + 1 } else { hi = mid }
+                if calls[mid].time < long.start { lo = mid + 1 } else { hi = mid }
             }
             var family: [VictimLink] = []
             var i = lo

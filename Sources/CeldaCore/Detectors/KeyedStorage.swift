@@ -259,13 +259,34 @@ struct EntryList: Sendable {
 
 /// Sets of parties held by handle, so the per-key state that refers to them stays plain data
 /// (copied and moved as bytes when a table grows or shifts). Handle -1 is the empty set.
+///
+/// Most sets hold a party or two (a watched number's contacts, the lines already reported), so a
+/// set starts as a block of four slots in one shared array, found by a scan with no hashing and
+/// no allocation of its own; only a set that outgrows its block moves into a `Set`.
 struct PartySets: Sendable {
-    var sets: [Set<Party>] = []
+    static let inline = 4
+    /// Blocks of ``inline`` parties, one per handle.
+    var small: [Party] = []
+    /// Per handle: parties in its block (0...inline), or `-1 - i` for `big[i]`.
+    var counts: [Int32] = []
     var free: [Int32] = []
+    var big: [Set<Party>] = []
+    var bigFree: [Int32] = []
 
-    @inline(__always) func contains(_ h: Int32, _ p: Party) -> Bool { h >= 0 && sets[Int(h)].contains(p) }
+    @inline(__always) func contains(_ h: Int32, _ p: Party) -> Bool {
+        guard h >= 0 else { return false }
+        let c = Int(counts[Int(h)])
+        if c < 0 { return big[-1 - c].contains(p) }
+        let base = Int(h) * Self.inline
+        for k in 0..<c where small[base + k] == p { return true }
+        return false
+    }
 
-    @inline(__always) func count(_ h: Int32) -> Int { h >= 0 ? sets[Int(h)].count : 0 }
+    @inline(__always) func count(_ h: Int32) -> Int {
+        guard h >= 0 else { return 0 }
+        let c = Int(counts[Int(h)])
+        return c < 0 ? big[-1 - c].count : c
+    }
 
     /// Inserts `p` into the set behind `h`, making one when `h` is -1.
     mutating func insert(_ p: Party, into h: inout Int32) {
@@ -273,20 +294,145 @@ struct PartySets: Sendable {
             if let f = free.popLast() {
                 h = f
             } else {
-                sets.append([])
-                h = Int32(sets.count - 1)
+                small.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
+                counts.append(0)
+                h = Int32(counts.count - 1)
             }
         }
-        sets[Int(h)].insert(p)
+        let c = Int(counts[Int(h)])
+        if c < 0 {
+            big[-1 - c].insert(p)
+            return
+        }
+        if contains(h, p) { return }
+        let base = Int(h) * Self.inline
+        if c < Self.inline {
+            small[base + c] = p
+            counts[Int(h)] = Int32(c + 1)
+            return
+        }
+        let b: Int
+        if let f = bigFree.popLast() {
+            b = Int(f)
+        } else {
+            big.append([])
+            b = big.count - 1
+        }
+        for k in 0..<Self.inline { big[b].insert(small[base + k]) }
+        big[b].insert(p)
+        counts[Int(h)] = Int32(-1 - b)
     }
-
-    /// The set behind a handle (empty for -1).
-    func set(_ h: Int32) -> Set<Party> { h >= 0 ? sets[Int(h)] : [] }
 
     /// Frees a handle's set.
     mutating func release(_ h: inout Int32) {
         guard h >= 0 else { return }
-        sets[Int(h)].removeAll(keepingCapacity: sets[Int(h)].capacity <= 32)
+        let c = Int(counts[Int(h)])
+        if c < 0 {
+            big[-1 - c].removeAll(keepingCapacity: big[-1 - c].capacity <= 32)
+            bigFree.append(Int32(-1 - c))
+        }
+        counts[Int(h)] = 0
+        free.append(h)
+        h = -1
+    }
+}
+
+/// Maps from party to time held by handle (a watched number's callers by last call), laid out
+/// like ``PartySets``: four pairs in a shared block, a `Dictionary` only past that. Handle -1 is
+/// the empty map.
+struct PartyTimes: Sendable {
+    static let inline = 4
+    var parties: [Party] = []
+    var times: [EventTime] = []
+    /// Per handle: pairs in its block (0...inline), or `-1 - i` for `big[i]`.
+    var counts: [Int32] = []
+    var free: [Int32] = []
+    var big: [[Party: EventTime]] = []
+    var bigFree: [Int32] = []
+
+    @inline(__always) func count(_ h: Int32) -> Int {
+        guard h >= 0 else { return 0 }
+        let c = Int(counts[Int(h)])
+        return c < 0 ? big[-1 - c].count : c
+    }
+
+    /// The time stored for `p`, if any.
+    @inline(__always) func time(_ h: Int32, of p: Party) -> EventTime? {
+        guard h >= 0 else { return nil }
+        let c = Int(counts[Int(h)])
+        if c < 0 { return big[-1 - c][p] }
+        let base = Int(h) * Self.inline
+        for k in 0..<c where parties[base + k] == p { return times[base + k] }
+        return nil
+    }
+
+    /// Sets `p`'s time, making the map when `h` is -1.
+    mutating func set(_ p: Party, _ t: EventTime, in h: inout Int32) {
+        if h < 0 {
+            if let f = free.popLast() {
+                h = f
+            } else {
+                parties.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
+                times.append(contentsOf: repeatElement(0, count: Self.inline))
+                counts.append(0)
+                h = Int32(counts.count - 1)
+            }
+        }
+        let c = Int(counts[Int(h)])
+        if c < 0 {
+            big[-1 - c][p] = t
+            return
+        }
+        let base = Int(h) * Self.inline
+        for k in 0..<c where parties[base + k] == p {
+            times[base + k] = t
+            return
+        }
+        if c < Self.inline {
+            parties[base + c] = p
+            times[base + c] = t
+            counts[Int(h)] = Int32(c + 1)
+            return
+        }
+        let b: Int
+        if let f = bigFree.popLast() {
+            b = Int(f)
+        } else {
+            big.append([:])
+            b = big.count - 1
+        }
+        for k in 0..<Self.inline { big[b][parties[base + k]] = times[base + k] }
+        big[b][p] = t
+        counts[Int(h)] = Int32(-1 - b)
+    }
+
+    /// Keeps only the pairs whose time is after `from`.
+    mutating func keep(_ h: Int32, after from: EventTime) {
+        guard h >= 0 else { return }
+        let c = Int(counts[Int(h)])
+        if c < 0 {
+            big[-1 - c] = big[-1 - c].filter { $0.value > from }
+            return
+        }
+        let base = Int(h) * Self.inline
+        var n = 0
+        for k in 0..<c where times[base + k] > from {
+            parties[base + n] = parties[base + k]
+            times[base + n] = times[base + k]
+            n += 1
+        }
+        counts[Int(h)] = Int32(n)
+    }
+
+    /// Frees a handle's map.
+    mutating func release(_ h: inout Int32) {
+        guard h >= 0 else { return }
+        let c = Int(counts[Int(h)])
+        if c < 0 {
+            big[-1 - c].removeAll(keepingCapacity: big[-1 - c].capacity <= 8)
+            bigFree.append(Int32(-1 - c))
+        }
+        counts[Int(h)] = 0
         free.append(h)
         h = -1
     }

@@ -62,8 +62,7 @@ public struct VictimDetector: Detector {
     private var states = KeyTable<State>(empty: State(), capacity: 1024)
     private var pool = EntryPool()
     private var sets = PartySets()
-    private var callerTimes: [[Party: EventTime]] = []
-    private var freeCallerTimes: [Int32] = []
+    private var callerTimes = PartyTimes()
     private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
     /// Recent calls per number, for every number routed here (popularity).
@@ -131,10 +130,10 @@ public struct VictimDetector: Detector {
         let i = found ?? states.findOrInsert(key.raw)
         let now = max(states[i].lastSeen, r.start)
         states[i].lastSeen = now
-        if states[i].callers < 0 { states[i].callers = makeCallerTimes() }
-        let c = Int(states[i].callers)
-        if callerTimes[c].count < config.maxCallers * 2 || callerTimes[c][r.caller] != nil {
-            callerTimes[c][r.caller] = r.start
+        if callerTimes.count(states[i].callers) < config.maxCallers * 2
+            || callerTimes.time(states[i].callers, of: r.caller) != nil
+        {
+            callerTimes.set(r.caller, r.start, in: &states[i].callers)
         }
         if link != nil {
             pool.insert(
@@ -153,19 +152,12 @@ public struct VictimDetector: Detector {
         }
     }
 
-    private mutating func makeCallerTimes() -> Int32 {
-        if let f = freeCallerTimes.popLast() { return f }
-        callerTimes.append([:])
-        return Int32(callerTimes.count - 1)
-    }
-
     private mutating func evaluate(
         _ key: Party, _ s: inout State, now: EventTime, recentCalls: Int, context: DetectorContext,
         output: inout DetectorOutput
     ) {
         let from = now - config.window
-        let c = Int(s.callers)
-        if callerTimes[c].count > config.maxCallers { callerTimes[c] = callerTimes[c].filter { $0.value > from } }
+        if callerTimes.count(s.callers) > config.maxCallers { callerTimes.keep(s.callers, after: from) }
         var all = entries
         entries = []
         pool.collect(s.calls, into: &all)
@@ -197,7 +189,7 @@ public struct VictimDetector: Detector {
             top.value.calls >= config.minRepeat
             && Double(top.value.short) / Double(top.value.calls) >= config.minRepeatUnansweredShare
         guard lines >= config.minLines || repeatHolds else { return }
-        let totalCallers = callerTimes[c].count
+        let totalCallers = callerTimes.count(s.callers)
         let prisonShare = Double(lines) / Double(max(totalCallers, lines))
         guard totalCallers <= config.maxCallers, prisonShare >= config.minPrisonCallerShare else { return }
         // Calls the number received recently, watched or not.
@@ -267,23 +259,21 @@ public struct VictimDetector: Detector {
         pool = EntryPool()
         var h = sets
         sets = PartySets()
-        var freed: [Int32] = []
+        var t = callerTimes
+        callerTimes = PartyTimes()
         states.removeAll { s in
             let drop = !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown))
             if drop {
                 p.release(&s.calls)
                 h.release(&s.contacts)
                 h.release(&s.reported)
-                if s.callers >= 0 { freed.append(s.callers) }
+                t.release(&s.callers)
             }
             return drop
         }
         pool = p
         sets = h
-        for f in freed {
-            callerTimes[Int(f)].removeAll(keepingCapacity: callerTimes[Int(f)].capacity <= 8)
-            freeCallerTimes.append(f)
-        }
+        callerTimes = t
         // Numbers whose recent calls have decayed away.
         let now = watermark == .max ? Int32.max : epoch(watermark)
         if watermark != .max { numbers.removeAll { $0.decayed(to: now) == 0 } }

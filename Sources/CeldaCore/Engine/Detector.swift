@@ -126,14 +126,17 @@ public struct LongCall: Sendable, Hashable {
 /// a pair seen once about once in 500.
 public struct PairSketch: Sendable {
     static let counters = 1 << 27
-    /// 32 counters per word.
+    /// Words of a sketch in use (32 counters per word).
+    public static let wordCount = counters / 32
+    /// 32 counters per word; empty until the first pair is added (shards and prototypes that
+    /// never see a call hold no memory).
     public internal(set) var words: [UInt64]
 
-    public init() { words = [UInt64](repeating: 0, count: PairSketch.counters / 32) }
+    public init() { words = [] }
 
-    /// A sketch from words written by ``words``.
+    /// A sketch from words written by ``words`` (all of them, or none for an empty sketch).
     public init?(words: [UInt64]) {
-        guard words.count == PairSketch.counters / 32 else { return nil }
+        guard words.count == PairSketch.wordCount || words.isEmpty else { return nil }
         self.words = words
     }
 
@@ -153,11 +156,13 @@ public struct PairSketch: Sendable {
     /// Starts loading the block of a pair.
     @inline(__always)
     public func prefetch(caller: Party, callee: Party) {
+        guard !words.isEmpty else { return }
         let i = Self.positions(caller, callee).0
         words.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + (i >> 5)) }
     }
 
     public mutating func add(caller: Party, callee: Party) {
+        if words.isEmpty { words = [UInt64](repeating: 0, count: Self.wordCount) }
         let p = Self.positions(caller, callee)
         words.withUnsafeMutableBufferPointer { w in
             @inline(__always) func bump(_ i: Int) {
@@ -175,6 +180,7 @@ public struct PairSketch: Sendable {
 
     /// Whether `caller` called `callee` at least twice (rare false yes, never a false no).
     public func usual(caller: Party, callee: Party) -> Bool {
+        guard !words.isEmpty else { return false }
         let p = Self.positions(caller, callee)
         return count(p.0) == 2 && count(p.1) == 2 && count(p.2) == 2 && count(p.3) == 2 && count(p.4) == 2
             && count(p.5) == 2
@@ -182,6 +188,11 @@ public struct PairSketch: Sendable {
 
     /// Adds another sketch's counts (saturating at 2).
     public mutating func merge(_ o: PairSketch) {
+        guard !o.words.isEmpty else { return }
+        guard !words.isEmpty else {
+            words = o.words
+            return
+        }
         for i in words.indices where o.words[i] != 0 {
             var w = words[i]
             let v = o.words[i]

@@ -199,6 +199,9 @@ public struct ShardRunner: Sendable {
     /// End of input: closes every window; returns what this lane found.
     public mutating func finish(context: DetectorContext) -> DetectorOutput {
         for f in families.indices { families[f].finish(context: context, output: &output) }
+        // The detectors' state is done with: freed now, before findings are merged and the second
+        // stages run, so the end of a run does not hold both.
+        families = []
         let out = output
         output = DetectorOutput()
         return out
@@ -295,6 +298,7 @@ extension DetectorOutput {
         // Parts are taken out of the array one by one, so each is released as soon as it is
         // copied in and the sorts below work in place.
         var m = parts.popLast() ?? DetectorOutput()
+        m.prisonCalls.reserveCapacity(parts.reduce(m.prisonCalls.count) { $0 + $1.prisonCalls.count })
         while let p = parts.popLast() {
             m.alerts += p.alerts
             m.victimLinks += p.victimLinks
@@ -318,8 +322,9 @@ extension DetectorOutput {
                 < ($1.start, $1.ref, $1.victim, $1.caller, $1.end, $1.prison)
         }
         if m.pairSketches.count > 1 {
-            var one = m.pairSketches[0]
-            for s in m.pairSketches.dropFirst() { one.merge(s) }
+            // Taken out one by one so no sketch is copied and each is freed once added in.
+            var one = m.pairSketches.removeLast()
+            while let s = m.pairSketches.popLast() { one.merge(s) }
             m.pairSketches = [one]
         }
         return m

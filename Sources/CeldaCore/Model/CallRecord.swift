@@ -23,12 +23,10 @@ public struct SourceRef: Hashable, Comparable, Sendable {
 /// Integers only, fixed width, no references: a record is copied, never allocated.
 @frozen
 public struct CallRecord: Sendable, Equatable {
+    // Stored properties are laid out widest first (88-byte stride, not 104): the reorder buffer
+    // holds the allowed disorder's worth of records.
     /// Start of the call (event time, µs UTC).
     public var start: EventTime
-    /// Talk time in milliseconds (answer to hang-up); 0 when not answered.
-    public var durationMs: UInt32
-    /// Flags, see ``Flags``.
-    public var flags: Flags
     /// Calling line (A-number).
     public var caller: Party
     /// Called line (B-number).
@@ -39,13 +37,17 @@ public struct CallRecord: Sendable, Equatable {
     public var imsi: UInt64
     /// Originating cell, ``CellID/none`` when unknown.
     public var cell: CellID
-    /// Index of the located site in the run's ``SiteTable``, ``unlocated`` when not placed.
-    public var site: UInt32
-    /// Evidence reference.
-    public var source: SourceRef
     /// A hash of the raw row (0 when unknown): an exact repeat of a row (overlapping exports) has
     /// the same content and the same hash, and is counted once.
     public var rowHash: UInt64
+    /// Evidence reference.
+    public var source: SourceRef
+    /// Talk time in milliseconds (answer to hang-up); 0 when not answered.
+    public var durationMs: UInt32
+    /// Index of the located site in the run's ``SiteTable``, ``unlocated`` when not placed.
+    public var site: UInt32
+    /// Flags, see ``Flags``.
+    public var flags: Flags
 
     /// Site value of a record whose cell could not be placed.
     public static let unlocated: UInt32 = .max

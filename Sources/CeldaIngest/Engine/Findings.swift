@@ -139,8 +139,10 @@ public struct ShardFindings {
             w.i64(l.end)
             w.ref(l.ref)
         }
-        w.int(o.pairSketches.count)
-        for s in o.pairSketches {
+        // An empty sketch (a shard that saw no call) is the same as none.
+        let sketches = o.pairSketches.filter { !$0.words.isEmpty }
+        w.int(sketches.count)
+        for s in sketches {
             // Runs of zero words are common in small dumps: (zeros, literal count, literals…).
             let words = s.words
             var i = 0
@@ -236,7 +238,7 @@ public struct ShardFindings {
                         start: try r.i64(), end: try r.i64(), ref: try r.ref()))
             }
             for _ in 0..<(try r.count()) {
-                var words = [UInt64](repeating: 0, count: PairSketch().words.count)
+                var words = [UInt64](repeating: 0, count: PairSketch.wordCount)
                 var i = 0
                 while i < words.count {
                     i += try r.int()

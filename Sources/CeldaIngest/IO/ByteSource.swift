@@ -158,7 +158,7 @@ public final class MappedFile {
         guard let base else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let end = offset / page * page
-        guard end - releasedUpTo >= 64 << 20 else { return }
+        guard end - releasedUpTo >= 8 << 20 else { return }
         _ = madvise(base + releasedUpTo, end - releasedUpTo, MADV_DONTNEED)
         releasedUpTo = end
     }
