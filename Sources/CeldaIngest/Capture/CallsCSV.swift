@@ -133,14 +133,17 @@ public enum CallsCSV {
     }
 
     @inline(__always) static func appendDigits(_ v: UInt64, width: Int, _ out: inout [UInt8]) {
+        // Placeholders first, then the digits from the right, in place (no temporary slice).
+        let start = out.count
+        for _ in 0..<width { out.append(0x30) }
         var x = v
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &tmp) { t in
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                t[i] = UInt8(truncatingIfNeeded: 0x30 &+ x % 10)
+        out.withUnsafeMutableBufferPointer { b in
+            var i = start + width - 1
+            while i >= start {
+                b[i] = UInt8(truncatingIfNeeded: 0x30 &+ x % 10)
                 x /= 10
+                i -= 1
             }
-            out.append(contentsOf: t.prefix(width))
         }
     }
 

@@ -78,15 +78,16 @@ protocol PacketSink: AnyObject {
 final class PacketDecoder {
     let limits: CaptureLimits
     unowned let sink: any PacketSink
-    var fragments: [FragmentKey: FragmentSet] = [:]
-    var flows: [FlowKey: TCPStream] = [:]
-    var sctpParts: [SCTPKey: [UInt8]] = [:]
+    // One thread, no re-entry: no run-time exclusivity checks (see ``CallAssembler``).
+    @exclusivity(unchecked) var fragments: [FragmentKey: FragmentSet] = [:]
+    @exclusivity(unchecked) var flows: [FlowKey: TCPStream] = [:]
+    @exclusivity(unchecked) var sctpParts: [SCTPKey: [UInt8]] = [:]
     /// Current packet.
-    var packet = 0
-    var time: Int64 = 0
-    var lastSweep: Int64 = .min
+    @exclusivity(unchecked) var packet = 0
+    @exclusivity(unchecked) var time: Int64 = 0
+    @exclusivity(unchecked) var lastSweep: Int64 = .min
     /// Packets carrying no SIP (the usual case in a mixed capture).
-    var sipInPacket = false
+    @exclusivity(unchecked) var sipInPacket = false
 
     init(limits: CaptureLimits, sink: any PacketSink) {
         self.limits = limits
@@ -526,23 +527,23 @@ final class TCPStream {
     enum Mode { case unknown, sip, webSocket, other }
 
     let limits: CaptureLimits
-    var next: UInt32 = 0
-    var synced = false
+    @exclusivity(unchecked) var next: UInt32 = 0
+    @exclusivity(unchecked) var synced = false
     /// Stream bytes in order, not yet framed.
-    var buffer: [UInt8] = []
+    @exclusivity(unchecked) var buffer: [UInt8] = []
     /// Segments ahead of `next`.
-    var pending: [Segment] = []
-    var pendingBytes = 0
-    var mode = Mode.unknown
+    @exclusivity(unchecked) var pending: [Segment] = []
+    @exclusivity(unchecked) var pendingBytes = 0
+    @exclusivity(unchecked) var mode = Mode.unknown
     /// Body bytes of the current message still to pass over.
-    var skip = 0
+    @exclusivity(unchecked) var skip = 0
     /// Looking for the next start line (after a gap or a bad message).
-    var resync = false
+    @exclusivity(unchecked) var resync = false
     /// Bytes seen while the mode was unknown.
-    var probed = 0
-    var lastSeen: Int64 = 0
-    var firstPacket = 0
-    var webSocketMessage: [UInt8] = []
+    @exclusivity(unchecked) var probed = 0
+    @exclusivity(unchecked) var lastSeen: Int64 = 0
+    @exclusivity(unchecked) var firstPacket = 0
+    @exclusivity(unchecked) var webSocketMessage: [UInt8] = []
 
     init(limits: CaptureLimits) { self.limits = limits }
 
