@@ -31,9 +31,6 @@ public struct ReorderBuffer {
     /// Records that arrived later than the allowed disorder.
     public private(set) var lateCount = 0
     private var work = SortWork()
-    /// Emptied bucket storage ready for reuse, and a running mean of records per second.
-    private var spares: [[CallRecord]] = []
-    private var typical = 0
 
     public init(maxDisorder: EventTime) {
         self.maxDisorder = max(0, maxDisorder)
@@ -83,7 +80,6 @@ public struct ReorderBuffer {
         if buckets[b].sorted, let last = buckets[b].items.last, !CallRecord.precedes(last, record) {
             buckets[b].sorted = false
         }
-        if buckets[b].items.capacity == 0, let spare = spares.popLast() { buckets[b].items = spare }
         buckets[b].items.append(record)
         held += 1
         release(upTo: watermark, into: &due)
@@ -108,26 +104,12 @@ public struct ReorderBuffer {
                     released = r.start
                     due.append(r)
                 }
-                var storage: [CallRecord] = []
-                swap(&storage, &buckets[b].items)
-                recycle(&storage)
+                buckets[b].items.removeAll(keepingCapacity: buckets[b].items.capacity <= 4096)
                 buckets[b].head = 0
                 buckets[b].sorted = true
             }
             cursor += 1
         }
-    }
-
-    /// An emptied bucket's storage goes to the spares, for the next second that gets a record,
-    /// unless it is much bigger than a second now needs: the ring's memory follows the current
-    /// rate of records rather than its busiest second.
-    private mutating func recycle(_ storage: inout [CallRecord]) {
-        let n = storage.count
-        typical = typical == 0 ? n : (typical * 7 + n) / 8
-        guard spares.count < 64, storage.capacity <= 2 * typical + 16 else { return }
-        storage.removeAll(keepingCapacity: true)
-        spares.append(storage)
-        storage = []
     }
 
     /// Reused buffers for sorting a bucket.
