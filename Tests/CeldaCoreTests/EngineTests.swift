@@ -161,6 +161,20 @@ struct OrderRandom {
         #expect(a.reasons.contains { $0.contains("Penal Uno") })
     }
 
+    /// Window entries keep only a key for the cell of an unlocated call; the alert still names
+    /// those cells, next to the located ones, busiest first.
+    @Test func unlocatedCellsAreNamedInTheTowers() throws {
+        let unknownA = CellID(mcc: 334, mnc: 20, lac: 9, ci: 9)
+        let unknownB = CellID(mcc: 334, mnc: 20, lac: 9, ci: 10)
+        var calls = Fixture.ringCalls(n: 40)
+        for i in calls.indices where i % 4 == 1 { calls[i].cell = unknownA }
+        for i in calls.indices where i % 4 == 3 { calls[i].cell = unknownB }
+        let alerts = Fixture.run(calls)
+        let a = try #require(alerts.first { $0.detector == "burst" })
+        #expect(Set(a.towers) == [Fixture.prisonCell, unknownA, unknownB])
+        #expect(a.towers.first == Fixture.prisonCell)
+    }
+
     @Test func unlinkedBurstIsAtMostMedium() throws {
         let alerts = Fixture.run(Fixture.ringCalls(n: 40, cell: Fixture.cityCell))
         let a = try #require(alerts.first)

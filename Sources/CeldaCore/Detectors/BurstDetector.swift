@@ -70,6 +70,7 @@ public struct BurstDetector: Detector {
 
     private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
     private var pool = EntryPool()
+    private var cells = CellIndex()
     private var sets = PartySets()
     private var scratch = Set<Party>()
     private var entries: [WindowEntry] = []
@@ -110,7 +111,8 @@ public struct BurstDetector: Detector {
         let key = r.caller
         let i = lines.findOrInsert(key.raw)
         let entry = WindowEntry(
-            start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site, cell: r.cell,
+            start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
+            cellKey: cells.key(r.cell, site: r.site),
             ref: r.source)
         let shortMs = UInt32(config.shortCallSeconds * 1000)
         let isShort: Int32 = entry.durationMs < shortMs ? 1 : 0
@@ -214,7 +216,9 @@ public struct BurstDetector: Detector {
             reciprocity <= config.maxReciprocity
         else { return }
 
-        let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
+        let cells = self.cells
+        let place = PlaceSummary(
+            window.lazy.map { ($0.site, cells.cell(of: $0, sites: context.sites)) }, sites: context.sites)
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
         if slow && !linked { return }
         let age = now - state.firstSeen

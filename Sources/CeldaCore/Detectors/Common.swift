@@ -40,14 +40,58 @@ public enum Scoring {
 }
 
 /// Shared by the per-line detectors: a window's calls.
+///
+/// 41 bytes (48 in an ``EntryPool`` node, not 64): the cell of a located call is its site's
+/// tower, so only the cell of an unlocated call is kept, as a small key into the detector's
+/// ``CellIndex``.
 struct WindowEntry: Sendable {
     var start: EventTime
     var other: Party
-    var durationMs: UInt32
-    var answered: Bool
-    var site: UInt32
-    var cell: CellID
     var ref: SourceRef
+    var durationMs: UInt32
+    var site: UInt32
+    /// ``CellIndex`` key of an unlocated call's cell (0 when located or without a cell).
+    var cellKey: UInt32
+    var answered: Bool
+
+    @inline(__always)
+    init(
+        start: EventTime, other: Party, durationMs: UInt32, answered: Bool, site: UInt32, cellKey: UInt32,
+        ref: SourceRef
+    ) {
+        self.start = start
+        self.other = other
+        self.ref = ref
+        self.durationMs = durationMs
+        self.site = site
+        self.cellKey = cellKey
+        self.answered = answered
+    }
+}
+
+/// The cells of unlocated calls by a small key, so window entries need not carry a 16-byte
+/// ``CellID``; a located call's cell is read back from its site. Keys are local to one detector
+/// shard and never reach the output.
+struct CellIndex: Sendable {
+    private var keys: [CellID: UInt32] = [:]
+    private var cells: [CellID] = [.none]
+
+    /// The key to store for a call's cell.
+    @inline(__always)
+    mutating func key(_ cell: CellID, site: UInt32) -> UInt32 {
+        guard site == CallRecord.unlocated, !cell.isNone else { return 0 }
+        if let k = keys[cell] { return k }
+        let k = UInt32(cells.count)
+        cells.append(cell)
+        keys[cell] = k
+        return k
+    }
+
+    /// The cell of an entry.
+    @inline(__always)
+    func cell(of e: WindowEntry, sites: SiteTable) -> CellID {
+        e.site != CallRecord.unlocated ? sites.towers[Int(e.site)].cell : cells[Int(e.cellKey)]
+    }
 }
 
 /// When a detector sweeps its idle keys: at most once per `every` of event time, and at the end.

@@ -29,6 +29,7 @@ public struct SequentialDetector: Detector {
 
     private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
     private var pool = EntryPool()
+    private var cells = CellIndex()
     private var sorted: [[UInt64]] = []
     private var freeSorted: [Int32] = []
     private var entries: [WindowEntry] = []
@@ -51,7 +52,7 @@ public struct SequentialDetector: Detector {
         pool.insert(
             WindowEntry(
                 start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
-                cell: r.cell, ref: r.source),
+                cellKey: cells.key(r.cell, site: r.site), ref: r.source),
             into: &lines[i].window, newest: lines[i].lastSeen)
         let h = lines[i].sortedCallees
         if h >= 0 { Self.insertSorted(r.callee.raw, into: &sorted[Int(h)]) }
@@ -149,7 +150,9 @@ public struct SequentialDetector: Detector {
         _ suppression: inout Suppression, now: EventTime, context: DetectorContext, output: inout DetectorOutput
     ) {
         let n = window.count
-        let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
+        let cells = self.cells
+        let place = PlaceSummary(
+            window.lazy.map { ($0.site, cells.cell(of: $0, sites: context.sites)) }, sites: context.sites)
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
         let strength =
             0.6 * min(1, Double(run.length) / Double(2 * config.minRun)) + 0.4 * Double(run.length) / Double(n)

@@ -61,6 +61,7 @@ public struct VictimDetector: Detector {
 
     private var states = KeyTable<State>(empty: State(), capacity: 1024)
     private var pool = EntryPool()
+    private var cells = CellIndex()
     private var sets = PartySets()
     private var callerTimes = PartyTimes()
     private var entries: [WindowEntry] = []
@@ -139,7 +140,7 @@ public struct VictimDetector: Detector {
             pool.insert(
                 WindowEntry(
                     start: r.start, other: r.caller, durationMs: r.durationMs, answered: r.answered, site: r.site,
-                    cell: r.cell, ref: r.source),
+                    cellKey: cells.key(r.cell, site: r.site), ref: r.source),
                 into: &states[i].calls)
         }
         pool.expire(&states[i].calls, before: now - config.window)
@@ -198,7 +199,9 @@ public struct VictimDetector: Detector {
                 || Double(window.count) / Double(recentCalls) >= config.minPrisonCallerShare
         else { return }
 
-        let place = PlaceSummary(window.lazy.map { ($0.site, $0.cell) }, sites: context.sites)
+        let cells = self.cells
+        let place = PlaceSummary(
+            window.lazy.map { ($0.site, cells.cell(of: $0, sites: context.sites)) }, sites: context.sites)
         let strength =
             0.5 * min(1, Double(lines) / Double(2 * config.minLines)) + 0.3
             * min(1, Double(top.value.calls) / Double(2 * config.minRepeat)) + 0.2 * prisonShare
