@@ -308,6 +308,11 @@ public enum SIPParser {
 
     /// Splits a header value at commas outside quotes and angle brackets.
     static func split(_ p: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+        // One value, the usual case: no comma at all.
+        if p.isEmpty || memchr(p.baseAddress!, 0x2C, p.count) == nil {
+            let one = trim(p)
+            return one.isEmpty ? [] : [one]
+        }
         var parts: [UnsafeRawBufferPointer] = []
         var quoted = false
         var angle = false
