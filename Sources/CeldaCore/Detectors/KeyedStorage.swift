@@ -257,6 +257,67 @@ struct EntryList: Sendable {
     var isEmpty: Bool { head < 0 }
 }
 
+/// The handle bookkeeping shared by ``PartySets`` and ``PartyTimes``: per handle, how many
+/// entries its inline block holds, or which big container it spilled into; freed handles and
+/// freed big containers are reused.
+struct InlineHandles<Big: Sendable>: Sendable {
+    /// Per handle: entries in its block (0...inline), or `-1 - i` for `big[i]`.
+    var counts: [Int32] = []
+    var free: [Int32] = []
+    var big: [Big] = []
+    var bigFree: [Int32] = []
+    let emptyBig: Big
+
+    init(emptyBig: Big) { self.emptyBig = emptyBig }
+
+    /// The entries in `h`'s block, or `nil` once it spilled (then ``bigIndex(_:)``).
+    @inline(__always) func inlineCount(_ h: Int32) -> Int? {
+        let c = Int(counts[Int(h)])
+        return c < 0 ? nil : c
+    }
+
+    @inline(__always) func bigIndex(_ h: Int32) -> Int { -1 - Int(counts[Int(h)]) }
+
+    /// Makes a handle when `h` is -1; `addBlock` grows the caller's block arrays by one block.
+    @inline(__always)
+    mutating func open(_ h: inout Int32, addBlock: () -> Void) {
+        guard h < 0 else { return }
+        if let f = free.popLast() {
+            h = f
+        } else {
+            addBlock()
+            counts.append(0)
+            h = Int32(counts.count - 1)
+        }
+    }
+
+    /// Moves `h` into a big container, which `fill` populates.
+    mutating func spill(_ h: Int32, _ fill: (inout Big) -> Void) {
+        let b: Int
+        if let f = bigFree.popLast() {
+            b = Int(f)
+        } else {
+            big.append(emptyBig)
+            b = big.count - 1
+        }
+        fill(&big[b])
+        counts[Int(h)] = Int32(-1 - b)
+    }
+
+    /// Frees a handle; `clear` empties its big container, if it had one, for reuse.
+    mutating func release(_ h: inout Int32, clear: (inout Big) -> Void) {
+        guard h >= 0 else { return }
+        if inlineCount(h) == nil {
+            let b = bigIndex(h)
+            clear(&big[b])
+            bigFree.append(Int32(b))
+        }
+        counts[Int(h)] = 0
+        free.append(h)
+        h = -1
+    }
+}
+
 /// Sets of parties held by handle, so the per-key state that refers to them stays plain data
 /// (copied and moved as bytes when a table grows or shifts). Handle -1 is the empty set.
 ///
@@ -267,16 +328,11 @@ struct PartySets: Sendable {
     static let inline = 4
     /// Blocks of ``inline`` parties, one per handle.
     var small: [Party] = []
-    /// Per handle: parties in its block (0...inline), or `-1 - i` for `big[i]`.
-    var counts: [Int32] = []
-    var free: [Int32] = []
-    var big: [Set<Party>] = []
-    var bigFree: [Int32] = []
+    var handles = InlineHandles<Set<Party>>(emptyBig: [])
 
     @inline(__always) func contains(_ h: Int32, _ p: Party) -> Bool {
         guard h >= 0 else { return false }
-        let c = Int(counts[Int(h)])
-        if c < 0 { return big[-1 - c].contains(p) }
+        guard let c = handles.inlineCount(h) else { return handles.big[handles.bigIndex(h)].contains(p) }
         let base = Int(h) * Self.inline
         for k in 0..<c where small[base + k] == p { return true }
         return false
@@ -284,56 +340,33 @@ struct PartySets: Sendable {
 
     @inline(__always) func count(_ h: Int32) -> Int {
         guard h >= 0 else { return 0 }
-        let c = Int(counts[Int(h)])
-        return c < 0 ? big[-1 - c].count : c
+        return handles.inlineCount(h) ?? handles.big[handles.bigIndex(h)].count
     }
 
     /// Inserts `p` into the set behind `h`, making one when `h` is -1.
     mutating func insert(_ p: Party, into h: inout Int32) {
-        if h < 0 {
-            if let f = free.popLast() {
-                h = f
-            } else {
-                small.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
-                counts.append(0)
-                h = Int32(counts.count - 1)
-            }
-        }
-        let c = Int(counts[Int(h)])
-        if c < 0 {
-            big[-1 - c].insert(p)
+        handles.open(&h) { small.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline)) }
+        guard let c = handles.inlineCount(h) else {
+            handles.big[handles.bigIndex(h)].insert(p)
             return
         }
         if contains(h, p) { return }
         let base = Int(h) * Self.inline
         if c < Self.inline {
             small[base + c] = p
-            counts[Int(h)] = Int32(c + 1)
+            handles.counts[Int(h)] = Int32(c + 1)
             return
         }
-        let b: Int
-        if let f = bigFree.popLast() {
-            b = Int(f)
-        } else {
-            big.append([])
-            b = big.count - 1
+        let block = small[base..<(base + Self.inline)]
+        handles.spill(h) { set in
+            set.formUnion(block)
+            set.insert(p)
         }
-        for k in 0..<Self.inline { big[b].insert(small[base + k]) }
-        big[b].insert(p)
-        counts[Int(h)] = Int32(-1 - b)
     }
 
     /// Frees a handle's set.
     mutating func release(_ h: inout Int32) {
-        guard h >= 0 else { return }
-        let c = Int(counts[Int(h)])
-        if c < 0 {
-            big[-1 - c].removeAll(keepingCapacity: big[-1 - c].capacity <= 32)
-            bigFree.append(Int32(-1 - c))
-        }
-        counts[Int(h)] = 0
-        free.append(h)
-        h = -1
+        handles.release(&h) { $0.removeAll(keepingCapacity: $0.capacity <= 32) }
     }
 }
 
@@ -344,23 +377,17 @@ struct PartyTimes: Sendable {
     static let inline = 4
     var parties: [Party] = []
     var times: [EventTime] = []
-    /// Per handle: pairs in its block (0...inline), or `-1 - i` for `big[i]`.
-    var counts: [Int32] = []
-    var free: [Int32] = []
-    var big: [[Party: EventTime]] = []
-    var bigFree: [Int32] = []
+    var handles = InlineHandles<[Party: EventTime]>(emptyBig: [:])
 
     @inline(__always) func count(_ h: Int32) -> Int {
         guard h >= 0 else { return 0 }
-        let c = Int(counts[Int(h)])
-        return c < 0 ? big[-1 - c].count : c
+        return handles.inlineCount(h) ?? handles.big[handles.bigIndex(h)].count
     }
 
     /// The time stored for `p`, if any.
     @inline(__always) func time(_ h: Int32, of p: Party) -> EventTime? {
         guard h >= 0 else { return nil }
-        let c = Int(counts[Int(h)])
-        if c < 0 { return big[-1 - c][p] }
+        guard let c = handles.inlineCount(h) else { return handles.big[handles.bigIndex(h)][p] }
         let base = Int(h) * Self.inline
         for k in 0..<c where parties[base + k] == p { return times[base + k] }
         return nil
@@ -368,19 +395,12 @@ struct PartyTimes: Sendable {
 
     /// Sets `p`'s time, making the map when `h` is -1.
     mutating func set(_ p: Party, _ t: EventTime, in h: inout Int32) {
-        if h < 0 {
-            if let f = free.popLast() {
-                h = f
-            } else {
-                parties.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
-                times.append(contentsOf: repeatElement(0, count: Self.inline))
-                counts.append(0)
-                h = Int32(counts.count - 1)
-            }
+        handles.open(&h) {
+            parties.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
+            times.append(contentsOf: repeatElement(0, count: Self.inline))
         }
-        let c = Int(counts[Int(h)])
-        if c < 0 {
-            big[-1 - c][p] = t
+        guard let c = handles.inlineCount(h) else {
+            handles.big[handles.bigIndex(h)][p] = t
             return
         }
         let base = Int(h) * Self.inline
@@ -391,27 +411,23 @@ struct PartyTimes: Sendable {
         if c < Self.inline {
             parties[base + c] = p
             times[base + c] = t
-            counts[Int(h)] = Int32(c + 1)
+            handles.counts[Int(h)] = Int32(c + 1)
             return
         }
-        let b: Int
-        if let f = bigFree.popLast() {
-            b = Int(f)
-        } else {
-            big.append([:])
-            b = big.count - 1
+        let keys = parties[base..<(base + Self.inline)]
+        let values = times[base..<(base + Self.inline)]
+        handles.spill(h) { map in
+            for (k, v) in zip(keys, values) { map[k] = v }
+            map[p] = t
         }
-        for k in 0..<Self.inline { big[b][parties[base + k]] = times[base + k] }
-        big[b][p] = t
-        counts[Int(h)] = Int32(-1 - b)
     }
 
     /// Keeps only the pairs whose time is after `from`.
     mutating func keep(_ h: Int32, after from: EventTime) {
         guard h >= 0 else { return }
-        let c = Int(counts[Int(h)])
-        if c < 0 {
-            big[-1 - c] = big[-1 - c].filter { $0.value > from }
+        guard let c = handles.inlineCount(h) else {
+            let b = handles.bigIndex(h)
+            handles.big[b] = handles.big[b].filter { $0.value > from }
             return
         }
         let base = Int(h) * Self.inline
@@ -421,19 +437,11 @@ struct PartyTimes: Sendable {
             times[base + n] = times[base + k]
             n += 1
         }
-        counts[Int(h)] = Int32(n)
+        handles.counts[Int(h)] = Int32(n)
     }
 
     /// Frees a handle's map.
     mutating func release(_ h: inout Int32) {
-        guard h >= 0 else { return }
-        let c = Int(counts[Int(h)])
-        if c < 0 {
-            big[-1 - c].removeAll(keepingCapacity: big[-1 - c].capacity <= 8)
-            bigFree.append(Int32(-1 - c))
-        }
-        counts[Int(h)] = 0
-        free.append(h)
-        h = -1
+        handles.release(&h) { $0.removeAll(keepingCapacity: $0.capacity <= 8) }
     }
 }
