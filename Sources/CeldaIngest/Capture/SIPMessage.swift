@@ -325,12 +325,14 @@ public enum SIPParser {
             } else if !quoted, c == 0x3E {
                 angle = false
             } else if !quoted, !angle, c == 0x2C {
-                parts.append(trim(UnsafeRawBufferPointer(rebasing: p[from..<i])))
+                let part = trim(UnsafeRawBufferPointer(rebasing: p[from..<i]))
+                if !part.isEmpty { parts.append(part) }
                 from = i + 1
             }
         }
-        parts.append(trim(UnsafeRawBufferPointer(rebasing: p[from...])))
-        return parts.filter { !$0.isEmpty }
+        let last = trim(UnsafeRawBufferPointer(rebasing: p[from...]))
+        if !last.isEmpty { parts.append(last) }
+        return parts
     }
 
     /// The URI of a name-addr or addr-spec (`"Bob" <sip:bob@host>;tag=1` → `sip:bob@host`).
