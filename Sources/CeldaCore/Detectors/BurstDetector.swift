@@ -92,9 +92,8 @@ public struct BurstDetector: Detector {
         record.callee.isNone ? nil : record.callee.raw
     }
 
-    public func prefetch(_ r: CallRecord, context: DetectorContext) {
-        lines.prefetch(r.caller.raw)
-        lines.prefetch(r.callee.raw)
+    public func prefetch(_ r: CallRecord, role: KeyRole, context: DetectorContext) {
+        lines.prefetch(role == .primary ? r.caller.raw : r.callee.raw)
     }
 
     public mutating func observe(

@@ -43,7 +43,7 @@ public struct SequentialDetector: Detector {
         r.caller.isNone || !r.callee.isE164 ? nil : r.caller.raw
     }
 
-    public func prefetch(_ r: CallRecord, context: DetectorContext) { lines.prefetch(r.caller.raw) }
+    public func prefetch(_ r: CallRecord, role: KeyRole, context: DetectorContext) { lines.prefetch(r.caller.raw) }
 
     public mutating func observe(
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput

@@ -92,7 +92,11 @@ public struct VictimDetector: Detector {
         Int32(truncatingIfNeeded: t >= 0 ? t / halfLife : (t - halfLife + 1) / halfLife)
     }
 
-    public func prefetch(_ r: CallRecord, context: DetectorContext) {
+    public func prefetch(_ r: CallRecord, role: KeyRole, context: DetectorContext) {
+        if role == .secondary {
+            states.prefetch(r.caller.raw)
+            return
+        }
         numbers.prefetch(r.callee.raw)
         pairs.prefetch(caller: r.caller, callee: r.callee)
     }

@@ -254,9 +254,9 @@ public protocol Detector: Sendable {
     /// A fresh, empty detector with the same configuration (one per shard).
     func makeShard() -> Self
 
-    /// A hint that `record` will be observed soon: start loading the state it will touch
-    /// (default: nothing). Never changes results.
-    func prefetch(_ record: CallRecord, context: DetectorContext)
+    /// A hint that `record` will be observed soon under `role` (its key of that role falls in
+    /// this lane): start loading the state it will touch (default: nothing). Never changes results.
+    func prefetch(_ record: CallRecord, role: KeyRole, context: DetectorContext)
 
     /// Feeds a batch: for each record in order, the ticks due before it (``advance(to:context:output:)``),
     /// then the record under each of its keys that falls in `lane`. The default does exactly that
@@ -270,7 +270,7 @@ public protocol Detector: Sendable {
 extension Detector {
     public func secondaryKey(of record: CallRecord, context: DetectorContext) -> UInt64? { nil }
 
-    public func prefetch(_ record: CallRecord, context: DetectorContext) {}
+    public func prefetch(_ record: CallRecord, role: KeyRole, context: DetectorContext) {}
 
     public mutating func run(
         _ batch: Batch, lane: Int, lanes: Int, partition: KeyPartition, context: DetectorContext,
@@ -278,23 +278,42 @@ extension Detector {
     ) {
         var t = 0
         let ticks = batch.ticks
-        batch.records.withUnsafeBufferPointer { records in
-            let ahead = 8
-            for i in 0..<min(ahead, records.count) { prefetch(records[i], context: context) }
-            for i in records.indices {
-                if i + ahead < records.count { prefetch(records[i + ahead], context: context) }
-                while t < ticks.count, ticks[t].at == i {
-                    advance(to: ticks[t].time, context: context, output: &output)
-                    t += 1
+        // Which of a record's keys fall in this lane is decided `ahead` records early, so only the
+        // state of this lane's records is prefetched (the other lanes' records would load slots
+        // of keys this lane never holds), and the decision is reused when the record comes up.
+        let ahead = 8
+        let single = lanes == 1 && partition.parts == 1
+        var mine: UInt64 = 0  // bit 2k: record k (mod 16) under its primary key, 2k + 1: secondary
+        // Not inside a closure: calling `self` from one copies the detector per call.
+        let records = batch.records
+        for j in -ahead..<records.count {
+            let k = j + ahead
+            if k < records.count {
+                let r = records[k]
+                var bits: UInt64 = 0
+                if let key = routingKey(of: r, context: context),
+                    single || partition.lane(of: key, lanes: lanes) == lane
+                {
+                    bits |= 1
+                    prefetch(r, role: .primary, context: context)
                 }
-                let r = records[i]
-                if let key = routingKey(of: r, context: context), partition.lane(of: key, lanes: lanes) == lane {
-                    observe(r, role: .primary, context: context, output: &output)
+                if let key = secondaryKey(of: r, context: context),
+                    single || partition.lane(of: key, lanes: lanes) == lane
+                {
+                    bits |= 2
+                    prefetch(r, role: .secondary, context: context)
                 }
-                if let key = secondaryKey(of: r, context: context), partition.lane(of: key, lanes: lanes) == lane {
-                    observe(r, role: .secondary, context: context, output: &output)
-                }
+                let shift = UInt64((k & 15) * 2)
+                mine = mine & ~(3 << shift) | bits << shift
             }
+            guard j >= 0 else { continue }
+            while t < ticks.count, ticks[t].at == j {
+                advance(to: ticks[t].time, context: context, output: &output)
+                t += 1
+            }
+            let bits = mine >> UInt64((j & 15) * 2) & 3
+            if bits & 1 != 0 { observe(records[j], role: .primary, context: context, output: &output) }
+            if bits & 2 != 0 { observe(records[j], role: .secondary, context: context, output: &output) }
         }
         while t < ticks.count {
             advance(to: ticks[t].time, context: context, output: &output)

@@ -192,11 +192,11 @@ public enum Coverage {
 /// detector reads them), so the table is shared read-only by the detectors.
 public final class SiteTable: @unchecked Sendable {
     public let prisons: [Prison]
-    public private(set) var towers: [Tower] = []
+    @exclusivity(unchecked) public private(set) var towers: [Tower] = []
     /// Links of tower `i`: `links[linkStart[i]..<linkStart[i + 1]]`, nearest prison first.
-    public private(set) var links: [PrisonLink] = []
-    var linkStart: [UInt32] = [0]
-    var index: [CellID: UInt32] = [:]
+    @exclusivity(unchecked) public private(set) var links: [PrisonLink] = []
+    @exclusivity(unchecked) var linkStart: [UInt32] = [0]
+    @exclusivity(unchecked) var index: [CellID: UInt32] = [:]
     /// Bumped by every ``add(_:)``: a reader on another thread takes a ``snapshot()`` when it changes.
     public private(set) var version = 0
 

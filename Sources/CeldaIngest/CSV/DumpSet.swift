@@ -10,13 +10,13 @@ public import CeldaCore
 public final class DumpSet {
     public let readers: [DumpReader]
     /// Inputs that failed (missing, unreadable, cut short); the others are still read.
-    public private(set) var errors: [InputError] = []
+    @exclusivity(unchecked) public private(set) var errors: [InputError] = []
     /// Towers placed from coordinates inside the dump.
     public private(set) var inlineTowers = 0
     /// Inline coordinates more than 1 km from the tower file's position for the same cell.
     public private(set) var towerDisagreements = 0
     /// Charging ids seen (legs of one call at several hops count once).
-    var legs: DuplicateFilter
+    @exclusivity(unchecked) var legs: DuplicateFilter
 
     public init(readers: [DumpReader], maxDisorder: EventTime) {
         self.readers = readers

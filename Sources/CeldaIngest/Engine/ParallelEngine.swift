@@ -14,12 +14,12 @@ public final class ParallelEngine {
     let stages: [any SecondStage]
     let allowlist: NumberList
     let watchlist: NumberList
-    var front: EngineFront
-    var batch = Batch()
+    @exclusivity(unchecked) var front: EngineFront
+    @exclusivity(unchecked) var batch = Batch()
     let channel: BatchChannel
     var workers: [Worker] = []
     /// With one thread the lane runs here, in the caller's thread.
-    var inline: ShardRunner?
+    @exclusivity(unchecked) var inline: ShardRunner?
     var snapshot: SiteTable
     var snapshotVersion: Int
     public let threads: Int
