@@ -216,8 +216,7 @@ public struct BurstDetector: Detector {
         else { return }
 
         let cells = self.cells
-        let place = PlaceSummary(
-            window.lazy.map { ($0.site, cells.cell(of: $0, sites: context.sites)) }, sites: context.sites)
+        let place = PlaceSummary(window, sites: context.sites) { ($0.site, cells.cell(of: $0, sites: context.sites)) }
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
         if slow && !linked { return }
         let age = now - state.firstSeen
@@ -306,11 +305,18 @@ struct PlaceSummary {
     var unlocated = 0
 
     init(_ calls: some Sequence<(UInt32, CellID)>, sites: SiteTable) {
+        self.init(calls, sites: sites) { $0 }
+    }
+
+    /// From calls of any kind, `place` giving each one's site and cell (a closure argument, not a
+    /// lazy map: a map's closure that captures is allocated once per summary).
+    init<S: Sequence>(_ calls: S, sites: SiteTable, place: (S.Element) -> (UInt32, CellID)) {
         var perPrison: [Int: Int] = [:]
         var perCell: [CellID: Int] = [:]
         var linkedCalls = 0
         var total = 0
-        for (site, cell) in calls {
+        for call in calls {
+            let (site, cell) = place(call)
             total += 1
             if !cell.isNone { perCell[cell, default: 0] += 1 }
             if site == CallRecord.unlocated {

@@ -151,8 +151,7 @@ public struct SequentialDetector: Detector {
     ) {
         let n = window.count
         let cells = self.cells
-        let place = PlaceSummary(
-            window.lazy.map { ($0.site, cells.cell(of: $0, sites: context.sites)) }, sites: context.sites)
+        let place = PlaceSummary(window, sites: context.sites) { ($0.site, cells.cell(of: $0, sites: context.sites)) }
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
         let strength =
             0.6 * min(1, Double(run.length) / Double(2 * config.minRun)) + 0.4 * Double(run.length) / Double(n)

@@ -204,8 +204,7 @@ public struct VictimDetector: Detector {
         else { return }
 
         let cells = self.cells
-        let place = PlaceSummary(
-            window.lazy.map { ($0.site, cells.cell(of: $0, sites: context.sites)) }, sites: context.sites)
+        let place = PlaceSummary(window, sites: context.sites) { ($0.site, cells.cell(of: $0, sites: context.sites)) }
         let strength =
             0.5 * min(1, Double(lines) / Double(2 * config.minLines)) + 0.3
             * min(1, Double(top.value.calls) / Double(2 * config.minRepeat)) + 0.2 * prisonShare
