@@ -150,9 +150,12 @@ final class ChunkPipeline: @unchecked Sendable {
 
     static let defaultChunkBytes = 4 << 20
 
+    /// `lineBreak(at:)` gives the offset of the first line break at or after an offset (nil when
+    /// none); the reader passes one that reads the file with `pread`, because touching the
+    /// mapping at every boundary would make those pages resident all at once.
     init(
         buffer: UnsafeRawBufferPointer, owner: AnyObject, from: Int, decoder: ChunkDecoder, workers: Int,
-        chunkBytes: Int
+        chunkBytes: Int, lineBreak: ((Int) -> Int?)? = nil
     ) {
         self.buffer = buffer
         self.owner = owner
@@ -160,9 +163,14 @@ final class ChunkPipeline: @unchecked Sendable {
         var starts = [from]
         let size = max(4096, chunkBytes)
         var cut = from + size
+        let find =
+            lineBreak ?? { at in
+                guard let nl = memchr(buffer.baseAddress! + at, 0x0A, buffer.count - at) else { return nil }
+                return buffer.baseAddress!.distance(to: UnsafeRawPointer(nl))
+            }
         while cut < buffer.count {
-            guard let nl = memchr(buffer.baseAddress! + cut, 0x0A, buffer.count - cut) else { break }
-            let s = buffer.baseAddress!.distance(to: UnsafeRawPointer(nl)) + 1
+            guard let nl = find(cut) else { break }
+            let s = nl + 1
             if s >= buffer.count { break }
             starts.append(s)
             cut = s + size

@@ -260,7 +260,28 @@ public final class DumpReader {
             chunkNext = cursor.start
             pipeline = ChunkPipeline(
                 buffer: mapped.bytes, owner: mapped, from: cursor.start, decoder: chunker, workers: decodeThreads,
-                chunkBytes: chunkBytes)
+                chunkBytes: chunkBytes, lineBreak: Self.lineBreakReader(path: path, size: mapped.bytes.count))
+        }
+    }
+
+    /// Finds line breaks by reading the file with `pread` (nil when it cannot be opened again:
+    /// then the pipeline reads the mapping). Reading does not map pages, so cutting a dump into
+    /// chunks leaves resident memory alone; through the mapping, each boundary read maps a whole
+    /// page-cache folio (1.9 GB of a 6 GB dump the page cache held in large folios).
+    static func lineBreakReader(path: String, size: Int) -> ((Int) -> Int?)? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        let closer = FileCloser(fd: fd)
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        return { at in
+            var offset = at
+            while offset < size {
+                let n = block.withUnsafeMutableBytes { pread(closer.fd, $0.baseAddress, $0.count, off_t(offset)) }
+                guard n > 0 else { return nil }
+                if let i = block[0..<n].firstIndex(of: 0x0A) { return offset + i }
+                offset += n
+            }
+            return nil
         }
     }
 
@@ -686,4 +707,11 @@ struct StreamCounter: ByteSource {
     }
 
     mutating func close() { inner.close() }
+}
+
+/// Closes a descriptor when the last closure holding it goes.
+final class FileCloser {
+    let fd: Int32
+    init(fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
 }
