@@ -17,11 +17,7 @@ struct Analyze: ParsableCommand {
     @Argument(help: "CDR dumps (CSV, gzip, or - for standard input) and packet captures (pcap, pcapng).")
     var inputs: [String]
 
-    @Option(help: "Tower file (OpenCellID CSV). Without it calls are unlocated.")
-    var towers: String?
-
-    @Option(help: "Prison list (CSV id,name,lat,lon,radius_m). Default: the built-in Mexico list.")
-    var prisons: String?
+    @OptionGroup var sources: ReferenceOptions
 
     @Option(help: "Alert log to write (JSON Lines; - for standard output).")
     var alerts: String = "alerts.jsonl"
@@ -31,15 +27,6 @@ struct Analyze: ParsableCommand {
 
     @Option(help: "Write every rejected row here (CSV: file,line,reason,message,raw).")
     var rejects: String?
-
-    @Option(help: "Detector configuration (TOML); see `celda config --defaults`.")
-    var config: String?
-
-    @Option(help: "Numbers and prefixes never alerted on, one a line (+52551* for a prefix).")
-    var allowlist: String?
-
-    @Option(help: "Known extortion numbers, one a line: any call from or to one is flagged.")
-    var watchlist: String?
 
     @Option(name: .customLong("max-disorder"), help: "How far out of start-time order rows may arrive (default 2h).")
     var maxDisorder: Duration?
@@ -130,9 +117,7 @@ struct Analyze: ParsableCommand {
         // Reference data: a problem here is a configuration error (exit 64).
         let reference: ReferenceData
         do {
-            reference = try ReferenceData.load(
-                towers: towers, prisons: prisons, config: config, allowlist: allowlist, watchlist: watchlist,
-                reading: reading)
+            reference = try sources.load(reading: reading)
         } catch { return fail(configuration: error.description) }
         let prisonList = reference.prisons
         let prisonText = reference.prisonSource
@@ -227,7 +212,7 @@ struct Analyze: ParsableCommand {
                 path: r.path, bytes: r.bytes, sha256: r.sha256,
                 error: inputErrors.first(where: { $0.path == r.path })?.message)
         }
-        summary.configSHA256 = SHA256.hash(configText(prisons: prisonText, towers: towers, settings: st))
+        summary.configSHA256 = SHA256.hash(configText(prisons: prisonText, towers: sources.towers, settings: st))
         summary.towers = sites.towers.count
         summary.towersRejected = towerLoad.rejected
         summary.prisonTowers = sites.prisonSiteCount
@@ -235,7 +220,7 @@ struct Analyze: ParsableCommand {
         summary.alertsPath = alerts
         summary.rejectsShown = rejectWriter.shown
         summary.towerProblems = towerLoad.problems
-        summary.hasTowerFile = towers != nil
+        summary.hasTowerFile = sources.towers != nil
         summary.timezone = options.zone.name
         summary.inlineTowers = dump.inlineTowers
         summary.towerDisagreements = dump.towerDisagreements
@@ -266,8 +251,8 @@ struct Analyze: ParsableCommand {
         date_order=\(reading.dateOrder.rawValue)
         prisons=\(prisons)
         towers=\(towers ?? "")
-        allowlist=\(allowlist ?? "")
-        watchlist=\(watchlist ?? "")
+        allowlist=\(sources.allowlist ?? "")
+        watchlist=\(sources.watchlist ?? "")
         \(st.canonical)
 
         """

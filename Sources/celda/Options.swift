@@ -16,6 +16,30 @@ struct Duration: ExpressibleByArgument, Sendable {
     var defaultValueDescription: String { DetectorSettings.durationText(micros) }
 }
 
+/// The reference data and settings a run loads (shared by `analyze` and the Spark stages).
+struct ReferenceOptions: ParsableArguments {
+    @Option(help: "Tower file (OpenCellID CSV or a site list). Without it calls are unlocated.")
+    var towers: String?
+
+    @Option(help: "Prison list (CSV id,name,lat,lon,radius_m, or GeoJSON). Default: the built-in Mexico list.")
+    var prisons: String?
+
+    @Option(help: "Detector configuration (TOML); see `celda config --defaults`.")
+    var config: String?
+
+    @Option(help: "Numbers and prefixes never alerted on, one a line (+52551* for a prefix).")
+    var allowlist: String?
+
+    @Option(help: "Known extortion numbers, one a line: any call from or to one is flagged.")
+    var watchlist: String?
+
+    func load(reading: ReadingOptions) throws(ConfigError) -> ReferenceData {
+        try ReferenceData.load(
+            towers: towers, prisons: prisons, config: config, allowlist: allowlist, watchlist: watchlist,
+            reading: reading)
+    }
+}
+
 /// How dumps are read (shared by `analyze` and `columns`).
 struct ReadingOptions: ParsableArguments {
     @Option(help: "Layout of headerless files: header (detect), asterisk, asterisk-21, asterisk-custom, freeswitch.")

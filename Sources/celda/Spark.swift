@@ -23,29 +23,14 @@ struct Spark: ParsableCommand {
 
 /// Reference data and settings shared by the stages.
 struct SparkSetup: ParsableArguments {
-    @Option(help: "Tower file (OpenCellID CSV or a site list).")
-    var towers: String?
-
-    @Option(help: "Prison list (CSV or GeoJSON). Default: the built-in Mexico list.")
-    var prisons: String?
-
-    @Option(help: "Detector configuration (TOML); see `celda config --defaults`.")
-    var config: String?
-
-    @Option(help: "Numbers and prefixes never alerted on, one a line.")
-    var allowlist: String?
-
-    @Option(help: "Known extortion numbers, one a line.")
-    var watchlist: String?
+    @OptionGroup var sources: ReferenceOptions
 
     @OptionGroup var reading: ReadingOptions
 
     /// Loads everything; a problem is a configuration error (one line, exit 64).
     func load() throws(CeldaExit) -> ReferenceData {
         do throws(ConfigError) {
-            return try ReferenceData.load(
-                towers: towers, prisons: prisons, config: config, allowlist: allowlist, watchlist: watchlist,
-                reading: reading)
+            return try sources.load(reading: reading)
         } catch {
             ProcessInfoLite.stderr("celda: \(error.description)")
             throw CeldaExit(code: 64)
