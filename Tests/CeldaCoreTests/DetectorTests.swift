@@ -79,6 +79,68 @@ func runAll(
         #expect(runAll(Self.chase(extraCallers: 200)).filter { $0.detector == "victim" }.isEmpty)
     }
 
+    /// A number's callers count within the 48-hour window only: lines that rang it two days
+    /// before the chase do not make it look popular.
+    @Test func callersOutsideTheWindowDoNotCount() throws {
+        let victim: UInt64 = 525_599_000_002
+        let hour = 3600
+        var calls: [CallRecord] = []
+        // A prison-linked line keeps calling it (answered: no repeat chase)...
+        for (j, at) in [0, 20 * hour, 40 * hour].enumerated() {
+            calls.append(Fixture.call(5000 + j, caller: 525_500_009_000, callee: victim, at: at, duration: 60))
+        }
+        // ...30 city lines call it in the first hour...
+        for k in 0..<30 {
+            calls.append(
+                Fixture.call(
+                    6000 + k, caller: 525_533_100_000 + UInt64(k), callee: victim, at: 60 + k, cell: Fixture.cityCell))
+        }
+        // ...and 55 hours later three ring lines chase it.
+        let later = EventTime(55 * hour) * CivilTime.second
+        for k in 0..<3 {
+            let line = 525_500_001_000 + UInt64(k)
+            calls += Fixture.ringCalls(caller: line, n: 30, gap: 100).map { r in
+                var r = r
+                r.start += later
+                return r
+            }
+            calls.append(Fixture.call(900 + k, caller: line, callee: victim, at: 55 * hour + 4000 + k * 600))
+        }
+        let a = try #require(runAll(calls).first { $0.detector == "victim" && $0.entity == .victim(.e164(victim)) })
+        // Every caller in the window is a prison-linked line (counting the 30 city lines, prison
+        // lines would be under a quarter of the callers and the number popular).
+        let lines = a.metrics.first { $0.0 == "prison_lines" }?.1
+        #expect(a.metrics.first { $0.0 == "callers_total" }?.1 == lines)
+    }
+
+    /// A number is watched while prison-linked calls to it are in the window: ordinary calls alone
+    /// do not keep its state (so state is bounded by time, however long the dump).
+    @Test func aNumberIsWatchedOnlyWhilePrisonCallsReachIt() {
+        let victim: UInt64 = 525_599_000_003
+        var detector = VictimDetector()
+        let context = DetectorContext(sites: Fixture.sites, allowlist: NumberList(), watchlist: NumberList())
+        var out = DetectorOutput()
+        func feed(_ call: CallRecord) -> Int {
+            var r = call
+            Fixture.sites.locate(&r)
+            detector.advance(to: r.start, context: context, output: &out)
+            detector.observe(r, role: .primary, context: context, output: &out)
+            return detector.keyCount
+        }
+        #expect(feed(Fixture.call(1, caller: 525_500_009_001, callee: victim, at: 0)) == 1)
+        // City calls to it every 6 hours for four days: watched for the first two only.
+        var held: [Int] = []
+        for k in 1...16 {
+            held.append(
+                feed(
+                    Fixture.call(
+                        10 + k, caller: 525_533_200_000 + UInt64(k), callee: victim, at: k * 6 * 3600,
+                        cell: Fixture.cityCell)))
+        }
+        #expect(held.prefix(7).allSatisfy { $0 == 1 })
+        #expect(held.suffix(7).allSatisfy { $0 == 0 })
+    }
+
     @Test func neighboursCallingFamilyAreNotVictimAlerts() {
         // Three ordinary lines on the prison tower calling the same relative, a few calls each.
         var calls: [CallRecord] = []

@@ -60,6 +60,22 @@ struct KeyedStorageTests {
         #expect(maps.handles.big.count > 0)
     }
 
+    /// A map pruned to four pairs or fewer moves back into its block and frees its `Dictionary`.
+    @Test func aPrunedMapMovesBackInline() {
+        var maps = PartyTimes()
+        var h: Int32 = -1
+        for i in 1...10 { maps.set(Party(raw: UInt64(i)), EventTime(i), in: &h) }
+        #expect(maps.handles.inlineCount(h) == nil)
+        maps.keep(h, after: 7)
+        #expect(maps.handles.inlineCount(h) == 3)
+        #expect(maps.handles.bigFree.count == 1)
+        #expect(
+            (1...10).map { maps.time(h, of: Party(raw: UInt64($0))) } == [nil, nil, nil, nil, nil, nil, nil, 8, 9, 10])
+        // Nothing older than the cut: unchanged.
+        maps.keep(h, after: 2)
+        #expect(maps.count(h) == 3)
+    }
+
     /// A sketch holds no memory until a pair is added, and merging with an empty one changes
     /// nothing, in either order.
     @Test func pairSketchIsLazyAndMergesWithEmpty() {

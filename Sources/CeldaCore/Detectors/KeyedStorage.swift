@@ -158,6 +158,11 @@ struct EntryPool: Sendable {
     var nodes: [Node] = []
     var free: Int32 = -1
 
+    /// The start of a list's newest entry (`nil` for an empty list).
+    @inline(__always) func newest(_ list: EntryList) -> EventTime? {
+        list.tail < 0 ? nil : nodes[Int(list.tail)].entry.start
+    }
+
     /// Appends `e` to `list` at its place in time order (at the tail unless it is late).
     /// `newest`, when given, is a time no earlier than the list's newest entry (it saves reading
     /// the tail entry).
@@ -422,11 +427,27 @@ struct PartyTimes: Sendable {
         }
     }
 
-    /// Keeps only the pairs whose time is after `from`.
+    /// Keeps only the pairs whose time is after `from`; a map that shrinks to ``inline`` pairs
+    /// moves back into its block (its `Dictionary` is kept for reuse).
     mutating func keep(_ h: Int32, after from: EventTime) {
         guard h >= 0 else { return }
         guard let c = handles.inlineCount(h) else {
             let b = handles.bigIndex(h)
+            guard handles.big[b].values.contains(where: { $0 <= from }) else { return }
+            let live = handles.big[b].count { $0.value > from }
+            if live <= Self.inline {
+                let base = Int(h) * Self.inline
+                var n = 0
+                for (k, v) in handles.big[b] where v > from {
+                    parties[base + n] = k
+                    times[base + n] = v
+                    n += 1
+                }
+                handles.big[b].removeAll(keepingCapacity: handles.big[b].capacity <= 8)
+                handles.bigFree.append(Int32(b))
+                handles.counts[Int(h)] = Int32(n)
+                return
+            }
             handles.big[b] = handles.big[b].filter { $0.value > from }
             return
         }

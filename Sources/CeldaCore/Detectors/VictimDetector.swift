@@ -37,7 +37,8 @@ public struct VictimDetector: Detector {
 
     struct State {
         var calls = EntryList()
-        /// All callers by last call time (bounded; popular numbers saturate it), in ``callerTimes``.
+        /// Callers within the window by last call time (bounded; popular numbers saturate it), in
+        /// ``callerTimes``.
         var callers: Int32 = -1
         /// Lines this number called (never counted against it), in ``sets``.
         var contacts: Int32 = -1
@@ -162,7 +163,8 @@ public struct VictimDetector: Detector {
         output: inout DetectorOutput
     ) {
         let from = now - config.window
-        if callerTimes.count(s.callers) > config.maxCallers { callerTimes.keep(s.callers, after: from) }
+        // Callers count within the window, as the rule reads ("more than 40 callers in 48 hours").
+        callerTimes.keep(s.callers, after: from)
         var all = entries
         entries = []
         pool.collect(s.calls, into: &all)
@@ -268,12 +270,19 @@ public struct VictimDetector: Detector {
         var t = callerTimes
         callerTimes = PartyTimes()
         states.removeAll { s in
-            let drop = !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown))
+            // A number is watched while prison-linked calls to it are in the window: its callers
+            // and contacts are those of this run of prison calls, so the state is bounded by time.
+            let drop =
+                !(p.newest(s.calls).map { $0 > idle } ?? false
+                || s.suppression.active(at: watermark, cooldown: cooldown))
             if drop {
                 p.release(&s.calls)
                 h.release(&s.contacts)
                 h.release(&s.reported)
                 t.release(&s.callers)
+            } else {
+                // Callers older than the window no longer count (evaluation drops them too).
+                t.keep(s.callers, after: idle)
             }
             return drop
         }

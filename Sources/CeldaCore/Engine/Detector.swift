@@ -67,7 +67,7 @@ public struct DetectorContext: Sendable {
 
 /// A call from a prison-linked line to a number, reported by the `victim` detector for second
 /// stages (the `alliance` of rings working the same victims).
-public struct VictimLink: Sendable, Hashable {
+public struct VictimLink: Sendable, Hashable, BitwiseCopyable {
     public var victim: Party
     public var caller: Party
     public var prison: Int

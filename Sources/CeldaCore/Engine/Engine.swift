@@ -196,6 +196,16 @@ public struct ShardRunner: Sendable {
         for f in families.indices { families[f].advance(to: time, context: context, output: &output) }
     }
 
+    /// Hands the prison-linked calls found so far to `store` once there are at least `count` of
+    /// them, and forgets them if `store` kept them (returned `true`). They are the one finding
+    /// that grows with the dump (the kidnapping stage reads them all at the end); the host keeps
+    /// them outside memory and puts them back, in order, in front of what ``finish(context:)``
+    /// returns.
+    public mutating func offloadPrisonCalls(atLeast count: Int, _ store: ([VictimLink]) -> Bool) {
+        guard output.prisonCalls.count >= count, store(output.prisonCalls) else { return }
+        output.prisonCalls.removeAll(keepingCapacity: true)
+    }
+
     /// End of input: closes every window; returns what this lane found.
     public mutating func finish(context: DetectorContext) -> DetectorOutput {
         for f in families.indices { families[f].finish(context: context, output: &output) }

@@ -1,7 +1,7 @@
 /// Where a record came from: the input (by index in the run's input list), the byte offset of
 /// its row in the decoded stream, and its line number. Used for evidence and rejects.
 @frozen
-public struct SourceRef: Hashable, Comparable, Sendable {
+public struct SourceRef: Hashable, Comparable, Sendable, BitwiseCopyable {
     /// Input index (high 16 bits) and byte offset (low 48 bits).
     public var packed: UInt64
     /// 1-based line number of the row's first line.

@@ -10,7 +10,7 @@
 ///
 /// `raw == 0` means "no party".
 @frozen
-public struct Party: Hashable, Comparable, Sendable {
+public struct Party: Hashable, Comparable, Sendable, BitwiseCopyable {
     public var raw: UInt64
 
     @inlinable public init(raw: UInt64) { self.raw = raw }

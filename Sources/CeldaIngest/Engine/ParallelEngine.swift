@@ -22,14 +22,19 @@ public final class ParallelEngine {
     @exclusivity(unchecked) var inline: ShardRunner?
     var snapshot: SiteTable
     var snapshotVersion: Int
+    /// The inline lane's prison-linked calls, out of memory until the end.
+    let spill = FindingSpill()
     public let threads: Int
+    /// Prison-linked calls a lane gathers before they go to its ``FindingSpill``.
+    let spillBlock: Int
     static let batchSize = 4096
 
     public init(
         detectors: [any Detector], sites: SiteTable, config: EngineConfig, stages: [any SecondStage],
-        allowlist: NumberList, watchlist: NumberList, threads: Int
+        allowlist: NumberList, watchlist: NumberList, threads: Int, spillBlock: Int = 1 << 16
     ) {
         self.config = config
+        self.spillBlock = max(1, spillBlock)
         self.stages = stages
         self.allowlist = allowlist
         self.watchlist = watchlist
@@ -45,7 +50,7 @@ public final class ParallelEngine {
         for lane in 0..<self.threads {
             let w = Worker(
                 runner: ShardRunner(detectors: detectors, lane: lane, lanes: self.threads, partition: config.partition),
-                channel: channel, allowlist: allowlist, watchlist: watchlist)
+                channel: channel, allowlist: allowlist, watchlist: watchlist, spillBlock: self.spillBlock)
             w.start()
             workers.append(w)
         }
@@ -68,6 +73,7 @@ public final class ParallelEngine {
         batch.sites = snapshot
         if inline != nil {
             inline!.run(batch, context: DetectorContext(sites: front.sites, allowlist: allowlist, watchlist: watchlist))
+            inline!.offloadPrisonCalls(atLeast: spillBlock, spill.write)
             batch.removeAll()
             return
         }
@@ -82,7 +88,9 @@ public final class ParallelEngine {
         publish()
         if inline != nil {
             let context = DetectorContext(sites: front.sites, allowlist: allowlist, watchlist: watchlist)
-            return DetectorOutput.merged([inline!.finish(context: context)])
+            var out = inline!.finish(context: context)
+            out.prisonCalls = spill.readAll(then: out.prisonCalls)
+            return DetectorOutput.merged([out])
         }
         channel.close()
         var parts: [DetectorOutput] = []
@@ -109,9 +117,13 @@ final class Worker: @unchecked Sendable {
     let watchlist: NumberList
     var result = DetectorOutput()
     var thread = pthread_t()
+    /// This lane's prison-linked calls, out of memory until the end.
+    let spill = FindingSpill()
+    let spillBlock: Int
 
-    init(runner: ShardRunner, channel: BatchChannel, allowlist: NumberList, watchlist: NumberList) {
+    init(runner: ShardRunner, channel: BatchChannel, allowlist: NumberList, watchlist: NumberList, spillBlock: Int) {
         self.runner = runner
+        self.spillBlock = spillBlock
         self.channel = channel
         self.allowlist = allowlist
         self.watchlist = watchlist
@@ -144,11 +156,13 @@ final class Worker: @unchecked Sendable {
             }
             if let context { runner.run(b, context: context) }
             channel.done(seq)
+            runner.offloadPrisonCalls(atLeast: spillBlock, spill.write)
             seq += 1
         }
         let s = sites ?? SiteTable(towers: [], prisons: [])
         result = runner.finish(
             context: context ?? DetectorContext(sites: s, allowlist: allowlist, watchlist: watchlist))
+        result.prisonCalls = spill.readAll(then: result.prisonCalls)
     }
 
     func join() { pthread_join(thread, nil) }
