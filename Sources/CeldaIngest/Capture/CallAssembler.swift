@@ -103,8 +103,8 @@ final class CallAssembler {
     /// (responses, ACK, BYE, CANCEL without a cell to read): handled from the scan. Anything else
     /// is parsed in full and handled as ``handle(_:packet:time:)``.
     func handle(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
-        let needsFull = s.method == .invite || (s.method != nil && s.pani.count > 0)
-        if needsFull { return false }
+        if s.method == .invite { return startFromScan(s, bytes: p, packet: packet, time: time) }
+        if s.method != nil && s.pani.count > 0 { return false }
         let callID = UnsafeRawBufferPointer(rebasing: p[s.callID])
         let h = Self.key(callID)
         if let at = byCallIDHash.find(h) {
@@ -117,6 +117,61 @@ final class CallAssembler {
         } else {
             if time > now { now = time }
             if s.cseqMethod == .invite || s.method == .bye { orphans += 1 }
+        }
+        if now > lastSweep &+ sweepEvery || now < lastSweep {
+            sweep()
+            lastSweep = now
+        }
+        release()
+        return true
+    }
+
+    /// An INVITE of a Call-ID with no dialog: starts the call (or counts an orphan re-INVITE)
+    /// from the scan, with the same strings and cell as ``handle(_:packet:time:)`` takes from the
+    /// full parse, since the values come from the same header ranges through the parser's own
+    /// helpers. An INVITE of a dialog already open (a retransmission, a copy from another hop,
+    /// the INVITE after a challenge) is left to the full path (`false`).
+    func startFromScan(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
+        guard !s.startNeedsFullParse else { return false }
+        let idBytes = UnsafeRawBufferPointer(rebasing: p[s.callID])
+        if byCallIDHash.find(Self.key(idBytes)) != nil { return false }
+        let callID = SIPParser.text(idBytes)
+        if byCallID[callID] != nil { return false }
+        if time > now { now = time }
+        @inline(__always) func value(_ r: Range<Int>) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: p[r])
+        }
+        if let tag = SIPScan.tag(p, s.to), !tag.isEmpty {
+            orphans += 1  // a re-INVITE of a dialog the capture does not hold
+        } else {
+            let from = s.from.map { SIPParser.uri(value($0)) } ?? ""
+            var tel: String?
+            var firstAsserted: String?
+            search: for k in 0..<s.pai.count {
+                for part in SIPParser.split(value(s.pai[k])) {
+                    let uri = SIPParser.uri(part)
+                    if uri.hasPrefix("tel:") {
+                        tel = uri
+                        break search
+                    }
+                    if firstAsserted == nil { firstAsserted = uri }
+                }
+            }
+            let requestURI = SIPParser.text(value(s.requestURI))
+            let callee = !requestURI.isEmpty ? requestURI : s.to.map { SIPParser.uri(value($0)) } ?? ""
+            var icid = ""
+            for k in 0..<s.chargingVector.count where icid.isEmpty {
+                icid = SIPParser.parameter(value(s.chargingVector[k]), "icid-value", anywhere: true) ?? ""
+            }
+            let fromTag = s.from.flatMap { SIPParser.parameter(value($0), "tag") } ?? ""
+            start(
+                callID: callID, caller: tel ?? firstAsserted ?? from, callee: callee, icid: icid, fromTag: fromTag,
+                packet: packet, time: time
+            ) { call in
+                for k in 0..<s.pani.count {
+                    for part in SIPParser.split(value(s.pani[k])) { locate(&call, value: part, packet: packet) }
+                }
+            }
         }
         if now > lastSweep &+ sweepEvery || now < lastSweep {
             sweep()
@@ -160,6 +215,16 @@ final class CallAssembler {
     }
 
     func start(_ m: SIPMessage, packet: Int, time: Int64) {
+        start(
+            callID: m.callID, caller: Self.caller(m), callee: m.requestURI.isEmpty ? m.to : m.requestURI, icid: m.icid,
+            fromTag: m.fromTag, packet: packet, time: time
+        ) { call in locate(&call, m, packet: packet) }
+    }
+
+    func start(
+        callID: String, caller: String, callee: String, icid: String, fromTag: String, packet: Int, time: Int64,
+        locate: (inout AssembledCall) -> Void
+    ) {
         if open >= limits.openDialogs {
             // Close the oldest open dialog.
             var i = head
@@ -176,10 +241,9 @@ final class CallAssembler {
             }
         }
         var call = AssembledCall(
-            callID: m.callID, start: time, caller: Self.caller(m), callee: m.requestURI.isEmpty ? m.to : m.requestURI,
-            icid: m.icid, packet: packet)
-        locate(&call, m, packet: packet)
-        let d = Dialog(call: call, lastActivity: time, fromTag: m.fromTag)
+            callID: callID, start: time, caller: caller, callee: callee, icid: icid, packet: packet)
+        locate(&call)
+        let d = Dialog(call: call, lastActivity: time, fromTag: fromTag)
         let slot: Int
         if let f = free.popLast() {
             slot = f
@@ -188,8 +252,8 @@ final class CallAssembler {
             slot = slots.count
             slots.append(d)
         }
-        byCallID[m.callID] = slot
-        byCallIDHash[byCallIDHash.findOrInsert(Self.key(m.callID))] = Int32(slot)
+        byCallID[callID] = slot
+        byCallIDHash[byCallIDHash.findOrInsert(Self.key(callID))] = Int32(slot)
         order.append(slot)
         open += 1
     }
@@ -202,19 +266,36 @@ final class CallAssembler {
 
     /// Takes the cell from the message's PANI: a network-provided value beats one from the handset.
     func locate(_ call: inout AssembledCall, _ m: SIPMessage, packet: Int) {
-        for value in m.accessInfo {
-            switch AccessNetworkInfo.decode(value) {
-            case .cell(let v):
-                if call.cell.isNone || (v.networkProvided && !call.cellNetworkProvided) {
-                    call.cell = v.cell
-                    call.cellNetworkProvided = v.networkProvided
-                }
-            case .malformed:
-                fault("pani-malformed", packet, "P-Access-Network-Info with no decodable cell: \(value.prefix(120))")
-            case .none: break
-            }
-        }
+        for value in m.accessInfo { locate(&call, AccessNetworkInfo.decode(value), value: value, packet: packet) }
         if call.icid.isEmpty { call.icid = m.icid }
+    }
+
+    /// One PANI value from the header bytes, as the full parse's text of it would give.
+    func locate(_ call: inout AssembledCall, value p: UnsafeRawBufferPointer, packet: Int) {
+        if p.allSatisfy({ $0 < 0x80 }) {
+            let outcome = AccessNetworkInfo.decode(bytes: p)
+            if outcome == .malformed {
+                locate(&call, outcome, value: SIPParser.text(p), packet: packet)
+            } else {
+                locate(&call, outcome, value: "", packet: packet)
+            }
+        } else {
+            let text = SIPParser.text(p)
+            locate(&call, AccessNetworkInfo.decode(text), value: text, packet: packet)
+        }
+    }
+
+    func locate(_ call: inout AssembledCall, _ outcome: AccessNetworkInfo.Outcome, value: String, packet: Int) {
+        switch outcome {
+        case .cell(let v):
+            if call.cell.isNone || (v.networkProvided && !call.cellNetworkProvided) {
+                call.cell = v.cell
+                call.cellNetworkProvided = v.networkProvided
+            }
+        case .malformed:
+            fault("pani-malformed", packet, "P-Access-Network-Info with no decodable cell: \(value.prefix(120))")
+        case .none: break
+        }
     }
 
     func update(_ slot: Int, _ m: SIPMessage, packet: Int, time: Int64) {

@@ -88,11 +88,11 @@ struct RawPacket {
 final class PcapFile {
     let path: String
     let lib: PcapLibrary
-    private var handle: OpaquePointer?
+    @exclusivity(unchecked) private var handle: OpaquePointer?
     /// The link-layer header type (`LINKTYPE_*` as libpcap maps it to `DLT_*`).
     let linkType: Int32
     let nanoseconds: Bool
-    private(set) var count = 0
+    @exclusivity(unchecked) private(set) var count = 0
 
     /// Opens a capture file by path, or reads one from a stream (a pipe, standard input, or a
     /// gzip-compressed capture) through a `FILE` that pulls from `stream`.

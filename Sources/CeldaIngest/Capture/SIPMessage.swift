@@ -118,9 +118,9 @@ public enum SIPParser {
         if end > 0, end < p.count || eol == cap, p[end - 1] == 0x0D { end -= 1 }
         if eol >= cap { return false }
         guard end - sp >= 9 else { return false }
-        let tail: [UInt8] = Array(" SIP/2.0".utf8)
-        for k in 0..<8 where p[end - 8 + k] != tail[k] { return false }
-        return true
+        let t = end - 8
+        return p[t] == 0x20 && p[t + 1] == 0x53 && p[t + 2] == 0x49 && p[t + 3] == 0x50 && p[t + 4] == 0x2F
+            && p[t + 5] == 0x32 && p[t + 6] == 0x2E && p[t + 7] == 0x30
     }
 
     /// The Content-Length of a header block, found without parsing the rest.

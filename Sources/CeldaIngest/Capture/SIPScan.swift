@@ -14,6 +14,15 @@ struct SIPScan {
     struct Ranges {
         var r: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0)
         var count = 0
+        subscript(_ k: Int) -> Range<Int> {
+            switch k {
+            case 0: r.0
+            case 1: r.1
+            case 2: r.2
+            default: r.3
+            }
+        }
+
         /// Appends; `false` when full.
         mutating func add(_ x: Range<Int>) -> Bool {
             switch count {
@@ -36,6 +45,14 @@ struct SIPScan {
     var cseq: UInt32 = 0
     var cseqMethod = SIPMethod.other
     var pani = Ranges()
+    /// The Request-URI (requests), P-Asserted-Identity and P-Charging-Vector values: what an
+    /// initial INVITE needs to start a call without a full parse.
+    var requestURI = 0..<0
+    var pai = Ranges()
+    var chargingVector = Ranges()
+    /// More P-Asserted-Identity or P-Charging-Vector headers than kept: a call starts from the
+    /// full parse.
+    var startNeedsFullParse = false
     var contentLength: Int?
     var badContentLength = false
     var headerLength = 0
@@ -72,6 +89,7 @@ struct SIPScan {
             var sp2 = startEnd
             while sp2 > sp1 + 1, p[sp2 - 1] != 0x20 { sp2 -= 1 }
             guard sp2 > sp1 + 1 else { return .failure(.badStartLine) }
+            s.requestURI = (sp1 + 1)..<(sp2 - 1)
         }
         // Header lines up to the blank line.
         var i = firstEnd + 1
@@ -92,6 +110,13 @@ struct SIPScan {
             }
             let line = i..<le
             i = e + 1
+            // Only names starting c, f, i, l, p or t matter (Call-ID, CSeq, Content-Length, From,
+            // P-…, To and their compact forms): the others (Via, Max-Forwards, Route, …) are
+            // passed over unread.
+            switch p[line.lowerBound] | 0x20 {
+            case 0x63, 0x66, 0x69, 0x6C, 0x70, 0x74: break
+            default: continue
+            }
             guard let colon = Self.index(of: 0x3A, in: p, line) else { continue }
             let name = Self.trim(p, line.lowerBound..<colon)
             let value = Self.trim(p, (colon + 1)..<line.upperBound)
@@ -136,7 +161,11 @@ struct SIPScan {
                 } else {
                     s.badContentLength = true
                 }
-            case .pai, .chargingVector, .other: break
+            case .pai:
+                if !s.pai.add(value) { s.startNeedsFullParse = true }
+            case .chargingVector:
+                if !s.chargingVector.add(value) { s.startNeedsFullParse = true }
+            case .other: break
             }
         }
         s.headerLength = end
