@@ -397,3 +397,119 @@ func sip(
         #expect(out == expected)
     }
 }
+
+/// Initial INVITEs are started from the header scan; the full parse is the reference. Random
+/// INVITEs built from the header forms real captures carry (asserted identities in lists, with
+/// display names and quoted commas, charging vectors with the ICID anywhere, PANI lists with bad
+/// values, compact forms, odd spacing) give the same call and the same faults both ways.
+@Suite struct InviteFromScanTests {
+    static func invite(_ rng: inout SplitMix, id: Int) -> [UInt8] {
+        func pick(_ xs: [String]) -> String { xs[Int(rng.next() % UInt64(xs.count))] }
+        var lines = [pick(["INVITE tel:+525587654321 SIP/2.0", "INVITE sip:+525511112222@ims.mx;user=phone SIP/2.0"])]
+        lines.append("Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK\(id)")
+        lines.append(
+            pick(["From", "f", "FROM"]) + ":"
+                + pick([
+                    " <sip:+525500000001@ims.mx>;tag=a\(id)", " \"Ana, B\" <tel:+525500000001>;tag=b\(id)",
+                    "sip:+525500000001@ims.mx;tag=c\(id)", " <sip:anon@anonymous.invalid>",
+                    " tel:+5255 ;tag= \"q\(id)\"",
+                ]))
+        lines.append(pick(["To", "t"]) + ": " + pick(["<tel:+525587654321>", "\"X\" <sip:b@h>", "sip:c@h;x=1"]))
+        lines.append(pick(["Call-ID", "i", "call-id"]) + ": call-\(id)@host")
+        lines.append("CSeq: 1 INVITE")
+        for _ in 0..<Int(rng.next() % 3) {
+            lines.append(
+                "P-Asserted-Identity: "
+                    + pick([
+                        "<sip:+525511110000@ims.mx>", "<tel:+525522220000>",
+                        "\"Office, main\" <sip:o@h>, <tel:+525533330000>",
+                        "sip:x@h;user=phone", "<sip:y@h>,tel:+525544440000", "",
+                    ]))
+        }
+        for _ in 0..<Int(rng.next() % 3) {
+            lines.append(
+                "P-Charging-Vector: "
+                    + pick([
+                        "icid-value=abc\(id);icid-generated-at=10.0.0.9", "orig-ioi=ims.mx; icid-value = \"q\(id)\"",
+                        "icid-generated-at=1.2.3.4", "ICID-VALUE=up\(id)",
+                    ]))
+        }
+        for _ in 0..<Int(rng.next() % 3) {
+            lines.append(
+                "P-Access-Network-Info: "
+                    + pick([
+                        "3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=33402003E80012345",
+                        "3GPP-UTRAN-FDD;utran-cell-id-3gpp=33402003E80012345;network-provided",
+                        "3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=1234", "IEEE-802.11;i-wlan-node-id=ffffffffffff",
+                        "3GPP-GERAN; cgi-3gpp=0010103ef000a, 3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=zz",
+                    ]))
+        }
+        lines.append("Max-Forwards: 70")
+        lines.append("Content-Length: 0")
+        return Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8)
+    }
+
+    @Test func scanStartsTheSameCallsAsTheParse() throws {
+        var rng = SplitMix(11)
+        func assemble(_ messages: [[UInt8]], scan: Bool) -> (calls: [String], faults: [String]) {
+            var calls: [String] = []
+            var faults: [String] = []
+            let a = CallAssembler(
+                limits: CaptureLimits(),
+                emit: { c in
+                    calls.append(
+                        [
+                            c.callID, c.caller, c.callee, c.icid, c.cell.formatted, "\(c.cellNetworkProvided)",
+                            "\(c.start)",
+                        ]
+                        .joined(separator: "|"))
+                },
+                fault: { code, packet, message in faults.append("\(code) \(packet) \(message)") })
+            for (k, m) in messages.enumerated() {
+                m.withUnsafeBytes { p in
+                    if scan, case .success(let s) = SIPScan.scan(p), !s.needsFullParse,
+                        a.handle(s, bytes: p, packet: k + 1, time: Int64(k) * 1000)
+                    {
+                        return
+                    }
+                    if case .success(let msg) = SIPParser.parse(p) {
+                        a.handle(msg, packet: k + 1, time: Int64(k) * 1000)
+                    }
+                }
+            }
+            a.finish()
+            return (calls, faults)
+        }
+        let messages = (0..<3000).map { Self.invite(&rng, id: $0) }
+        let scanned = assemble(messages, scan: true)
+        let parsed = assemble(messages, scan: false)
+        #expect(parsed.calls.count == 3000)
+        #expect(scanned.calls == parsed.calls)
+        #expect(scanned.faults == parsed.faults)
+        #expect(parsed.faults.contains { $0.hasPrefix("pani-malformed") })
+        #expect(parsed.calls.contains { $0.contains("|tel:+525522220000|") })
+    }
+
+    /// Decoding on its own thread gives the calls and faults, in order, of decoding in the
+    /// caller's thread; a reader dropped before the end stops its thread.
+    @Test(arguments: CaptureOracle.captures.map(\.file))
+    func pipelinedReadingIsTheSame(file: String) throws {
+        let path = Paths.corpus("pcap/" + file)
+        func read(_ pipelined: Bool) throws -> ([String], [String], CaptureStats) {
+            let r = try CaptureReader.open(path, pipelined: pipelined)
+            var faults: [String] = []
+            r.onFault = { code, packet, message in faults.append("\(code) \(packet) \(message)") }
+            var calls: [String] = []
+            while let c = try r.nextCall() { calls.append("\(c.callID) \(c.start) \(c.caller) \(c.cell.formatted)") }
+            return (calls, faults, r.stats)
+        }
+        let one = try read(false)
+        let two = try read(true)
+        #expect(one.0 == two.0)
+        #expect(one.1 == two.1)
+        #expect(one.2 == two.2)
+        var early: CaptureReader? = try CaptureReader.open(path)
+        _ = try early?.nextCall()
+        early = nil
+    }
+}
