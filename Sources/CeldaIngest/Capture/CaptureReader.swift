@@ -145,27 +145,35 @@ public final class CaptureReader {
         stats.packets += batch.packets
         stats.sipPackets += batch.sipPackets
         batch.bytes.withUnsafeBytes { arena in
-            for e in batch.events {
-                if e.kind == .fault {
-                    let f = batch.faults[e.start]
-                    fault(f.code, packet: e.packet, f.message)
-                    continue
-                }
-                stats.sipMessages += 1
-                let bytes = UnsafeRawBufferPointer(rebasing: arena[e.start..<(e.start + e.count)])
-                // Most messages of a dialog need only their start line, CSeq and Call-ID.
-                if e.kind == .scanned, assembler.handle(e.scan, bytes: bytes, packet: e.packet, time: e.time) {
-                    continue
-                }
-                switch SIPParser.parse(bytes) {
-                case .success(let m):
-                    if m.badContentLength {
-                        fault("sip-content-length", packet: e.packet, "Content-Length is not a number; message kept")
+            batch.events.withUnsafeBufferPointer { events in
+                for i in events.indices {
+                    let e = UnsafePointer(events.baseAddress! + i)
+                    if e.pointee.kind == .fault {
+                        let f = batch.faults[e.pointee.start]
+                        fault(f.code, packet: e.pointee.packet, f.message)
+                        continue
                     }
-                    assembler.handle(m, packet: e.packet, time: e.time)
-                case .failure(let f):
-                    stats.sipRejected += 1
-                    fault(f.rawValue, packet: e.packet, "SIP message unusable: \(f.rawValue)")
+                    stats.sipMessages += 1
+                    let bytes = UnsafeRawBufferPointer(
+                        rebasing: arena[e.pointee.start..<(e.pointee.start + e.pointee.count)])
+                    // Most messages of a dialog need only their start line, CSeq and Call-ID.
+                    if e.pointee.kind == .scanned,
+                        assembler.handle(e.pointee.scan, bytes: bytes, packet: e.pointee.packet, time: e.pointee.time)
+                    {
+                        continue
+                    }
+                    switch SIPParser.parse(bytes) {
+                    case .success(let m):
+                        if m.badContentLength {
+                            fault(
+                                "sip-content-length", packet: e.pointee.packet,
+                                "Content-Length is not a number; message kept")
+                        }
+                        assembler.handle(m, packet: e.pointee.packet, time: e.pointee.time)
+                    case .failure(let f):
+                        stats.sipRejected += 1
+                        fault(f.rawValue, packet: e.pointee.packet, "SIP message unusable: \(f.rawValue)")
+                    }
                 }
             }
         }
@@ -274,18 +282,24 @@ final class CaptureProducer: PacketSink, @unchecked Sendable {
 
     func sipMessage(_ bytes: UnsafeRawBufferPointer, packet: Int, time: Int64) -> BodyLength {
         let start = batch.bytes.count
-        if case .success(let s) = SIPScan.scan(bytes), !s.needsFullParse, !s.badContentLength {
+        // The scan goes straight into the event (a scan is a few hundred bytes: no copies).
+        batch.events.append(.init(kind: .scanned, packet: packet, time: time, start: start, count: 0, scan: SIPScan()))
+        let k = batch.events.count - 1
+        let taken = batch.events.withUnsafeMutableBufferPointer { e -> Bool in
+            SIPScan.scan(bytes, into: &e[k].scan) == nil && !e[k].scan.needsFullParse && !e[k].scan.badContentLength
+        }
+        if taken {
             // The scan reads Content-Length as the parser does, and a header block the scan takes
             // on parses: the framing is the parser's.
-            let header = UnsafeRawBufferPointer(rebasing: bytes[0..<min(s.headerLength, bytes.count)])
+            let length = batch.events[k].scan.headerLength
+            let header = UnsafeRawBufferPointer(rebasing: bytes[0..<min(length, bytes.count)])
             batch.bytes.append(contentsOf: header)
-            batch.events.append(
-                .init(kind: .scanned, packet: packet, time: time, start: start, count: header.count, scan: s))
-            return s.contentLength.map { BodyLength.bytes($0) } ?? .missing
+            batch.events[k].count = header.count
+            return batch.events[k].scan.contentLength.map { BodyLength.bytes($0) } ?? .missing
         }
         batch.bytes.append(contentsOf: bytes)
-        batch.events.append(
-            .init(kind: .full, packet: packet, time: time, start: start, count: bytes.count, scan: SIPScan()))
+        batch.events[k].kind = .full
+        batch.events[k].count = bytes.count
         // Rare (folded headers, a bad Content-Length, an unusable message): parsed here for the
         // framing, and again on the assembler's side, which reports it.
         switch SIPParser.parse(bytes) {

@@ -61,7 +61,14 @@ struct SIPScan {
     /// Scans the message at the start of `p`.
     static func scan(_ p: UnsafeRawBufferPointer) -> Result<SIPScan, SIPFault> {
         var s = SIPScan()
-        guard let base = p.baseAddress, p.count > 0 else { return .failure(.badStartLine) }
+        if let fault = scan(p, into: &s) { return .failure(fault) }
+        return .success(s)
+    }
+
+    /// Scans the message at the start of `p` into `s` (a fresh scan), in place; the fault when
+    /// the message is unusable.
+    static func scan(_ p: UnsafeRawBufferPointer, into s: inout SIPScan) -> SIPFault? {
+        guard let base = p.baseAddress, p.count > 0 else { return .badStartLine }
         let n = p.count
         @inline(__always) func lineEnd(_ from: Int) -> Int {
             guard from < n, let nl = memchr(base + from, 0x0A, n - from) else { return n }
@@ -78,17 +85,17 @@ struct SIPScan {
             let d1 = Int(p[9]) - 48
             let d2 = Int(p[10]) - 48
             guard (0..<10).contains(d0), (0..<10).contains(d1), (0..<10).contains(d2) else {
-                return .failure(.badStartLine)
+                return .badStartLine
             }
             s.status = d0 * 100 + d1 * 10 + d2
         } else {
             var sp1 = 0
             while sp1 < startEnd, p[sp1] != 0x20 { sp1 += 1 }
-            guard sp1 < startEnd else { return .failure(.badStartLine) }
+            guard sp1 < startEnd else { return .badStartLine }
             s.method = SIPMethod.known(UnsafeRawBufferPointer(rebasing: p[0..<sp1])) ?? .other
             var sp2 = startEnd
             while sp2 > sp1 + 1, p[sp2 - 1] != 0x20 { sp2 -= 1 }
-            guard sp2 > sp1 + 1 else { return .failure(.badStartLine) }
+            guard sp2 > sp1 + 1 else { return .badStartLine }
             s.requestURI = (sp1 + 1)..<(sp2 - 1)
         }
         // Header lines up to the blank line.
@@ -106,7 +113,7 @@ struct SIPScan {
             // A continuation line (folding): the full parser handles it.
             if e + 1 < n, p[e + 1] == 0x20 || p[e + 1] == 0x09 {
                 s.needsFullParse = true
-                return .success(s)
+                return nil
             }
             let line = i..<le
             i = e + 1
@@ -142,7 +149,7 @@ struct SIPScan {
                     if digits > 10 { break }
                 }
                 while k < value.upperBound, p[k] == 0x20 || p[k] == 0x09 { k += 1 }
-                guard digits > 0, digits <= 10, v <= UInt64(UInt32.max) else { return .failure(.badCSeq) }
+                guard digits > 0, digits <= 10, v <= UInt64(UInt32.max) else { return .badCSeq }
                 s.cseq = UInt32(v)
                 let m = Self.trim(p, k..<value.upperBound)
                 s.cseqMethod = SIPMethod.known(UnsafeRawBufferPointer(rebasing: p[m])) ?? .other
@@ -169,9 +176,9 @@ struct SIPScan {
             }
         }
         s.headerLength = end
-        if s.callID.isEmpty { return .failure(.noCallID) }
-        if !sawCSeq { return .failure(.badCSeq) }
-        return .success(s)
+        if s.callID.isEmpty { return .noCallID }
+        if !sawCSeq { return .badCSeq }
+        return nil
     }
 
     @inline(__always)
