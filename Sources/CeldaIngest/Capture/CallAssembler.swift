@@ -78,6 +78,9 @@ final class CallAssembler {
     /// The same dialogs by a hash of the Call-ID bytes, for messages handled without a full
     /// parse (checked against the dialog's Call-ID, so a collision only costs the full path).
     @exclusivity(unchecked) var byCallIDHash = KeyTable<Int32>(empty: -1, capacity: 4096)
+    /// Dialogs whose hash entry another Call-ID of the same hash took (none, but for a 64-bit
+    /// collision).
+    @exclusivity(unchecked) var shadowed = 0
     /// Slots in creation order, from `head`.
     @exclusivity(unchecked) var order: [Int] = []
     @exclusivity(unchecked) var head = 0
@@ -136,7 +139,9 @@ final class CallAssembler {
         let idBytes = UnsafeRawBufferPointer(rebasing: p[s.callID])
         if byCallIDHash.find(Self.key(idBytes)) != nil { return false }
         let callID = SIPParser.text(idBytes)
-        if byCallID[callID] != nil { return false }
+        // Every open dialog is in the hash table unless another Call-ID of the same hash took its
+        // entry: only then can a Call-ID missing from the table still have a dialog.
+        if shadowed > 0, byCallID[callID] != nil { return false }
         if time > now { now = time }
         @inline(__always) func value(_ r: Range<Int>) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(rebasing: p[r])
@@ -147,15 +152,17 @@ final class CallAssembler {
             let from = s.from.map { SIPParser.uri(value($0)) } ?? ""
             var tel: String?
             var firstAsserted: String?
-            search: for k in 0..<s.pai.count {
-                for part in SIPParser.split(value(s.pai[k])) {
+            for k in 0..<s.pai.count {
+                let more = SIPParser.forEachPart(value(s.pai[k])) { part -> Bool in
                     let uri = SIPParser.uri(part)
                     if uri.hasPrefix("tel:") {
                         tel = uri
-                        break search
+                        return false
                     }
                     if firstAsserted == nil { firstAsserted = uri }
+                    return true
                 }
+                if !more { break }
             }
             let requestURI = SIPParser.text(value(s.requestURI))
             let callee = !requestURI.isEmpty ? requestURI : s.to.map { SIPParser.uri(value($0)) } ?? ""
@@ -169,7 +176,7 @@ final class CallAssembler {
                 packet: packet, time: time
             ) { call in
                 for k in 0..<s.pani.count {
-                    for part in SIPParser.split(value(s.pani[k])) { locate(&call, value: part, packet: packet) }
+                    SIPParser.forEachPart(value(s.pani[k])) { locate(&call, value: $0, packet: packet) }
                 }
             }
         }
@@ -253,7 +260,9 @@ final class CallAssembler {
             slots.append(d)
         }
         byCallID[callID] = slot
-        byCallIDHash[byCallIDHash.findOrInsert(Self.key(callID))] = Int32(slot)
+        let at = byCallIDHash.findOrInsert(Self.key(callID))
+        if byCallIDHash[at] >= 0 { shadowed += 1 }  // a different Call-ID with the same hash is open
+        byCallIDHash[at] = Int32(slot)
         order.append(slot)
         open += 1
     }

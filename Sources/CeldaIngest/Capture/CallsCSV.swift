@@ -61,49 +61,148 @@ public enum CallsCSV {
     }
 
     /// Appends one row (with its line end) to `out`, as ``row(_:plan:file:)`` writes it, without
-    /// building strings for the times, numbers and cell.
+    /// building strings for the times, numbers and cell: the row is written into scratch memory
+    /// sized for the longest row these fields can make, then copied once.
     public static func append(_ c: AssembledCall, plan: NumberPlan, file: String, to out: inout [UInt8]) {
-        field(c.callID, &out)
-        out.append(0x2C)
-        appendTime(c.start, &out)
-        out.append(0x2C)
-        if let a = c.answer { appendTime(a, &out) }
-        out.append(0x2C)
-        if let e = c.end { appendTime(e, &out) }
-        out.append(0x2C)
-        if c.answer != nil && c.end != nil {
-            let ms = c.durationMs
-            appendDecimal(UInt64(ms / 1000), &out)
-            out.append(0x2E)
-            appendDigits(UInt64(ms % 1000), width: 3, &out)
+        // Every text field at most doubles when quoted (plus its quotes); the rest is under 160 bytes.
+        let texts = c.callID.utf8.count + c.caller.utf8.count + c.callee.utf8.count + c.icid.utf8.count
+        let bound = 2 * (texts + file.utf8.count) + 200
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { b in
+            var w = RowWriter(at: b.baseAddress!)
+            w.field(c.callID)
+            w.byte(0x2C)
+            w.time(c.start)
+            w.byte(0x2C)
+            if let a = c.answer { w.time(a) }
+            w.byte(0x2C)
+            if let e = c.end { w.time(e) }
+            w.byte(0x2C)
+            if c.answer != nil && c.end != nil {
+                let ms = c.durationMs
+                w.decimal(UInt64(ms / 1000))
+                w.byte(0x2E)
+                w.digits(UInt64(ms % 1000), width: 3)
+            }
+            w.byte(0x2C)
+            w.identity(c.caller, plan: plan)
+            w.byte(0x2C)
+            w.identity(c.callee, plan: plan)
+            w.byte(0x2C)
+            if !c.cell.isNone {
+                w.digits(UInt64(c.cell.mcc), width: 3)
+                w.byte(0x2D)
+                w.digits(UInt64(c.cell.mnc), width: 3)
+                w.byte(0x2D)
+                w.decimal(UInt64(c.cell.lac))
+                w.byte(0x2D)
+                w.decimal(c.cell.ci)
+            }
+            w.byte(0x2C)
+            w.raw(c.disposition.rawValue)
+            w.byte(0x2C)
+            w.field(c.icid)
+            w.byte(0x2C)
+            if needsQuotes(file) {
+                w.field(file + "#" + String(c.packet))
+            } else {
+                w.raw(file)
+                w.byte(0x23)
+                w.decimal(UInt64(c.packet))
+            }
+            w.byte(0x0A)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<w.count]))
         }
-        out.append(0x2C)
-        identity(c.caller, plan: plan, &out)
-        out.append(0x2C)
-        identity(c.callee, plan: plan, &out)
-        out.append(0x2C)
-        if !c.cell.isNone {
-            appendDigits(UInt64(c.cell.mcc), width: 3, &out)
-            out.append(0x2D)
-            appendDigits(UInt64(c.cell.mnc), width: 3, &out)
-            out.append(0x2D)
-            appendDecimal(UInt64(c.cell.lac), &out)
-            out.append(0x2D)
-            appendDecimal(c.cell.ci, &out)
+    }
+
+    /// Writes a row into memory made ready for it.
+    struct RowWriter {
+        let p: UnsafeMutablePointer<UInt8>
+        var count = 0
+
+        init(at p: UnsafeMutablePointer<UInt8>) { self.p = p }
+
+        @inline(__always) mutating func byte(_ b: UInt8) {
+            p[count] = b
+            count += 1
         }
-        out.append(0x2C)
-        out.append(contentsOf: c.disposition.rawValue.utf8)
-        out.append(0x2C)
-        field(c.icid, &out)
-        out.append(0x2C)
-        if needsQuotes(file) {
-            field(file + "#" + String(c.packet), &out)
-        } else {
-            out.append(contentsOf: file.utf8)
-            out.append(0x23)
-            appendDecimal(UInt64(c.packet), &out)
+
+        mutating func raw(_ s: String) {
+            let done = s.utf8.withContiguousStorageIfAvailable { u -> Bool in
+                if let base = u.baseAddress { (p + count).update(from: base, count: u.count) }
+                count += u.count
+                return true
+            }
+            if done == nil { for b in s.utf8 { byte(b) } }
         }
-        out.append(0x0A)
+
+        mutating func field(_ s: String) { raw(needsQuotes(s) ? quote(s) : s) }
+
+        mutating func identity(_ uri: String, plan: NumberPlan) {
+            let outcome =
+                uri.utf8.withContiguousStorageIfAvailable { plan.normalise(UnsafeRawBufferPointer($0)) }
+                ?? {
+                    var u = uri
+                    return u.withUTF8 { plan.normalise(UnsafeRawBufferPointer($0)) }
+                }()
+            if case .party(let party) = outcome, party.isE164 {
+                byte(0x2B)
+                decimal(party.raw)
+                return
+            }
+            field(SIPIdentity.text(uri, plan: plan))
+        }
+
+        @inline(__always) mutating func digits(_ v: UInt64, width: Int) {
+            var x = v
+            var i = count + width - 1
+            while i >= count {
+                p[i] = UInt8(truncatingIfNeeded: 0x30 &+ x % 10)
+                x /= 10
+                i -= 1
+            }
+            count += width
+        }
+
+        @inline(__always) mutating func decimal(_ v: UInt64) {
+            var width = 1
+            var x = v
+            while x >= 10 {
+                x /= 10
+                width += 1
+            }
+            digits(v, width: width)
+        }
+
+        /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC).
+        mutating func time(_ t: Int64) {
+            var secs = t / 1_000_000
+            var micros = t % 1_000_000
+            if micros < 0 {
+                micros += 1_000_000
+                secs -= 1
+            }
+            var days = secs / 86_400
+            var rem = secs % 86_400
+            if rem < 0 {
+                rem += 86_400
+                days -= 1
+            }
+            let (y, mo, d) = CivilTime.civilFromDays(Int(days))
+            digits(UInt64(max(0, y)), width: 4)
+            byte(0x2D)
+            digits(UInt64(mo), width: 2)
+            byte(0x2D)
+            digits(UInt64(d), width: 2)
+            byte(0x54)
+            digits(UInt64(rem / 3600), width: 2)
+            byte(0x3A)
+            digits(UInt64(rem / 60 % 60), width: 2)
+            byte(0x3A)
+            digits(UInt64(rem % 60), width: 2)
+            byte(0x2E)
+            digits(UInt64(micros), width: 6)
+            byte(0x5A)
+        }
     }
 
     @inline(__always) static func needsQuotes(_ s: String) -> Bool {
@@ -111,90 +210,6 @@ public enum CallsCSV {
             for c in u where c == 0x2C || c == 0x22 || c == 0x0A || c == 0x0D { return true }
             return false
         } ?? s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D })
-    }
-
-    static func field(_ s: String, _ out: inout [UInt8]) {
-        if needsQuotes(s) {
-            out.append(contentsOf: quote(s).utf8)
-        } else {
-            out.append(contentsOf: s.utf8)
-        }
-    }
-
-    static func identity(_ uri: String, plan: NumberPlan, _ out: inout [UInt8]) {
-        var u = uri
-        let outcome = u.withUTF8 { plan.normalise(UnsafeRawBufferPointer($0)) }
-        if case .party(let p) = outcome, p.isE164 {
-            out.append(0x2B)
-            appendDecimal(p.raw, &out)
-            return
-        }
-        field(SIPIdentity.text(uri, plan: plan), &out)
-    }
-
-    @inline(__always) static func appendDigits(_ v: UInt64, width: Int, _ out: inout [UInt8]) {
-        // Placeholders first, then the digits from the right, in place (no temporary slice).
-        let start = out.count
-        for _ in 0..<width { out.append(0x30) }
-        var x = v
-        out.withUnsafeMutableBufferPointer { b in
-            var i = start + width - 1
-            while i >= start {
-                b[i] = UInt8(truncatingIfNeeded: 0x30 &+ x % 10)
-                x /= 10
-                i -= 1
-            }
-        }
-    }
-
-    @inline(__always) static func appendDecimal(_ v: UInt64, _ out: inout [UInt8]) {
-        var digits = 1
-        var p: UInt64 = 10
-        while digits < 20, v >= p {
-            digits += 1
-            if p > UInt64.max / 10 { break }
-            p *= 10
-        }
-        var tmp = (UInt64(0), UInt64(0), UInt64(0))
-        withUnsafeMutableBytes(of: &tmp) { t in
-            var x = v
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                t[i] = UInt8(truncatingIfNeeded: 0x30 &+ x % 10)
-                x /= 10
-            }
-            out.append(contentsOf: t.prefix(digits))
-        }
-    }
-
-    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC).
-    static func appendTime(_ t: Int64, _ out: inout [UInt8]) {
-        var secs = t / 1_000_000
-        var micros = t % 1_000_000
-        if micros < 0 {
-            micros += 1_000_000
-            secs -= 1
-        }
-        var days = secs / 86_400
-        var rem = secs % 86_400
-        if rem < 0 {
-            rem += 86_400
-            days -= 1
-        }
-        let (y, mo, d) = CivilTime.civilFromDays(Int(days))
-        appendDigits(UInt64(max(0, y)), width: 4, &out)
-        out.append(0x2D)
-        appendDigits(UInt64(mo), width: 2, &out)
-        out.append(0x2D)
-        appendDigits(UInt64(d), width: 2, &out)
-        out.append(0x54)
-        appendDigits(UInt64(rem / 3600), width: 2, &out)
-        out.append(0x3A)
-        appendDigits(UInt64(rem / 60 % 60), width: 2, &out)
-        out.append(0x3A)
-        appendDigits(UInt64(rem % 60), width: 2, &out)
-        out.append(0x2E)
-        appendDigits(UInt64(micros), width: 6, &out)
-        out.append(0x5A)
     }
 
     /// One row (with its line end).

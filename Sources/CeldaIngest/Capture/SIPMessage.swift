@@ -308,12 +308,27 @@ public enum SIPParser {
 
     /// Splits a header value at commas outside quotes and angle brackets.
     static func split(_ p: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+        var parts: [UnsafeRawBufferPointer] = []
+        forEachPart(p) { parts.append($0) }
+        return parts
+    }
+
+    /// The parts ``split(_:)`` gives, one at a time, with no array; `body` returns `false` to stop.
+    @inline(__always)
+    static func forEachPart(_ p: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        _ = forEachPart(p) { part -> Bool in
+            body(part)
+            return true
+        }
+    }
+
+    /// The parts ``split(_:)`` gives, one at a time, until `body` returns `false` (then `false`).
+    static func forEachPart(_ p: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         // One value, the usual case: no comma at all.
         if p.isEmpty || memchr(p.baseAddress!, 0x2C, p.count) == nil {
             let one = trim(p)
-            return one.isEmpty ? [] : [one]
+            return one.isEmpty ? true : body(one)
         }
-        var parts: [UnsafeRawBufferPointer] = []
         var quoted = false
         var angle = false
         var from = 0
@@ -326,13 +341,12 @@ public enum SIPParser {
                 angle = false
             } else if !quoted, !angle, c == 0x2C {
                 let part = trim(UnsafeRawBufferPointer(rebasing: p[from..<i]))
-                if !part.isEmpty { parts.append(part) }
+                if !part.isEmpty, !body(part) { return false }
                 from = i + 1
             }
         }
         let last = trim(UnsafeRawBufferPointer(rebasing: p[from...]))
-        if !last.isEmpty { parts.append(last) }
-        return parts
+        return last.isEmpty ? true : body(last)
     }
 
     /// The URI of a name-addr or addr-spec (`"Bob" <sip:bob@host>;tag=1` → `sip:bob@host`).

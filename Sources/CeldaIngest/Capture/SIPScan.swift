@@ -203,10 +203,16 @@ struct SIPScan {
             let c = p[r.lowerBound + k]
             return c >= 0x41 && c <= 0x5A ? c | 0x20 : c
         }
+        // `word` is lower case: a byte matches a letter in either case, anything else exactly.
         @inline(__always) func equals(_ word: StaticString) -> Bool {
             guard word.utf8CodeUnitCount == r.count else { return false }
             let w = word.utf8Start
-            for k in 0..<r.count where lower(k) != w[k] { return false }
+            let base = p.baseAddress!.assumingMemoryBound(to: UInt8.self) + r.lowerBound
+            for k in 0..<r.count {
+                let c = base[k]
+                let l = w[k]
+                if c != l && (c | 0x20 != l || l < 0x61) { return false }
+            }
             return true
         }
         switch r.count {
