@@ -105,11 +105,12 @@ final class CallAssembler {
     /// A message whose dialog bookkeeping needs no more than its start line, CSeq and Call-ID
     /// (responses, ACK, BYE, CANCEL without a cell to read): handled from the scan. Anything else
     /// is parsed in full and handled as ``handle(_:packet:time:)``.
-    func handle(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
-        if s.method == .invite { return startFromScan(s, bytes: p, packet: packet, time: time) }
-        if s.method != nil && s.pani.count > 0 { return false }
+    /// `key` is ``key(_:)`` of the Call-ID when the caller has it already.
+    func handle(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64, key: UInt64 = 0) -> Bool {
         let callID = UnsafeRawBufferPointer(rebasing: p[s.callID])
-        let h = Self.key(callID)
+        let h = key != 0 ? key : Self.key(callID)
+        if s.method == .invite { return startFromScan(s, bytes: p, packet: packet, time: time, key: h) }
+        if s.method != nil && s.pani.count > 0 { return false }
         if let at = byCallIDHash.find(h) {
             let slot = Int(byCallIDHash[at])
             guard slots[slot] != nil, Self.same(slots[slot]!.call.callID, callID) else {
@@ -134,10 +135,10 @@ final class CallAssembler {
     /// full parse, since the values come from the same header ranges through the parser's own
     /// helpers. An INVITE of a dialog already open (a retransmission, a copy from another hop,
     /// the INVITE after a challenge) is left to the full path (`false`).
-    func startFromScan(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
+    func startFromScan(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64, key: UInt64) -> Bool {
         guard !s.startNeedsFullParse else { return false }
         let idBytes = UnsafeRawBufferPointer(rebasing: p[s.callID])
-        if byCallIDHash.find(Self.key(idBytes)) != nil { return false }
+        if byCallIDHash.find(key) != nil { return false }
         let callID = SIPParser.text(idBytes)
         // Every open dialog is in the hash table unless another Call-ID of the same hash took its
         // entry: only then can a Call-ID missing from the table still have a dialog.

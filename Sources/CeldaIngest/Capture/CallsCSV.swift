@@ -173,6 +173,14 @@ public enum CallsCSV {
             digits(v, width: width)
         }
 
+        /// Two digits of `v` (0...99).
+        @inline(__always) mutating func two(_ v: Int) {
+            let tens = v / 10
+            p[count] = UInt8(truncatingIfNeeded: 0x30 + tens)
+            p[count + 1] = UInt8(truncatingIfNeeded: 0x30 + v - tens * 10)
+            count += 2
+        }
+
         /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC).
         mutating func time(_ t: Int64) {
             var secs = t / 1_000_000
@@ -190,17 +198,21 @@ public enum CallsCSV {
             let (y, mo, d) = CivilTime.civilFromDays(Int(days))
             digits(UInt64(max(0, y)), width: 4)
             byte(0x2D)
-            digits(UInt64(mo), width: 2)
+            two(mo)
             byte(0x2D)
-            digits(UInt64(d), width: 2)
+            two(d)
             byte(0x54)
-            digits(UInt64(rem / 3600), width: 2)
+            let r = Int(rem)
+            two(r / 3600)
             byte(0x3A)
-            digits(UInt64(rem / 60 % 60), width: 2)
+            two(r / 60 % 60)
             byte(0x3A)
-            digits(UInt64(rem % 60), width: 2)
+            two(r % 60)
             byte(0x2E)
-            digits(UInt64(micros), width: 6)
+            let u = Int(micros)
+            two(u / 10_000)
+            two(u / 100 % 100)
+            two(u % 100)
             byte(0x5A)
         }
     }

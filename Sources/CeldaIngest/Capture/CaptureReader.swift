@@ -158,7 +158,9 @@ public final class CaptureReader {
                         rebasing: arena[e.pointee.start..<(e.pointee.start + e.pointee.count)])
                     // Most messages of a dialog need only their start line, CSeq and Call-ID.
                     if e.pointee.kind == .scanned,
-                        assembler.handle(e.pointee.scan, bytes: bytes, packet: e.pointee.packet, time: e.pointee.time)
+                        assembler.handle(
+                            e.pointee.scan, bytes: bytes, packet: e.pointee.packet, time: e.pointee.time,
+                            key: e.pointee.key)
                     {
                         continue
                     }
@@ -203,6 +205,9 @@ final class CaptureBatch: @unchecked Sendable {
         var time: Int64
         var start: Int
         var count: Int
+        /// ``CallAssembler/key(_:)`` of the Call-ID, for scanned messages (found on the decoding
+        /// side, which has the bytes in cache).
+        var key: UInt64 = 0
         var scan: SIPScan
     }
 
@@ -281,6 +286,7 @@ final class CaptureProducer: PacketSink, @unchecked Sendable {
     // MARK: PacketSink
 
     func sipMessage(_ bytes: UnsafeRawBufferPointer, packet: Int, time: Int64) -> BodyLength {
+        let batch = self.batch  // one reference for the whole message
         let start = batch.bytes.count
         // The scan goes straight into the event (a scan is a few hundred bytes: no copies).
         batch.events.append(.init(kind: .scanned, packet: packet, time: time, start: start, count: 0, scan: SIPScan()))
@@ -295,6 +301,8 @@ final class CaptureProducer: PacketSink, @unchecked Sendable {
             let header = UnsafeRawBufferPointer(rebasing: bytes[0..<min(length, bytes.count)])
             batch.bytes.append(contentsOf: header)
             batch.events[k].count = header.count
+            batch.events[k].key = CallAssembler.key(
+                UnsafeRawBufferPointer(rebasing: bytes[batch.events[k].scan.callID]))
             return batch.events[k].scan.contentLength.map { BodyLength.bytes($0) } ?? .missing
         }
         batch.bytes.append(contentsOf: bytes)

@@ -459,17 +459,20 @@ public enum AccessNetworkInfo {
             }
             return true
         }
-        // Parts between ';' (empty parts are dropped, as `split` does).
-        var parts: [(Int, Int)] = []
-        var from = 0
-        for i in 0...p.count where i == p.count || p[i] == 0x3B {
-            if i > from { parts.append(trimmed(from, i)) }
-            from = i + 1
-        }
-        guard let access = parts.first else { return .none }
+        // Parts between ';' (empty parts are dropped, as `split` does), taken as they are found:
+        // the access type, then the parameters.
+        var access: (Int, Int)?
         var networkProvided = false
         var param: (kind: Int, a: Int, b: Int)?
-        for (a, b) in parts.dropFirst() {
+        var from = 0
+        for i in 0...p.count where i == p.count || p[i] == 0x3B {
+            defer { from = i + 1 }
+            guard i > from else { continue }
+            let (a, b) = trimmed(from, i)
+            guard access != nil else {
+                access = (a, b)
+                continue
+            }
             var eq = a
             while eq < b, p[eq] != 0x3D { eq += 1 }
             let (na, nb) = trimmed(a, eq)
@@ -489,7 +492,7 @@ public enum AccessNetworkInfo {
             }
             param = (kind, va, vb)
         }
-        guard let param else { return .none }
+        guard let access, let param else { return .none }
         let split: (Int, Int)
         switch param.kind {
         case 1, 2: split = (4, 4)
