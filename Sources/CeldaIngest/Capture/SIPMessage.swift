@@ -366,10 +366,10 @@ public enum SIPParser {
     }
 
     /// The value of a header parameter (`;name=value`) after the URI, or anywhere with `anywhere`.
-    static func parameter(_ p: UnsafeRawBufferPointer, _ name: String, anywhere: Bool = false) -> String? {
+    static func parameter(_ p: UnsafeRawBufferPointer, _ name: StaticString, anywhere: Bool = false) -> String? {
         var from = 0
         if !anywhere, let close = p.lastIndex(of: 0x3E) { from = close + 1 }
-        let key = Array(name.utf8)
+        let key = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
         var i = from
         while i < p.count {
             // A parameter starts after ';' (or at the very start when `anywhere`).
