@@ -187,17 +187,7 @@ final class ChunkPipeline: @unchecked Sendable {
     var count: Int { starts.count - 1 }
 
     private func start() {
-        var t = pthread_t()
-        let me = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(
-            &t, nil,
-            { arg in
-                let p = Unmanaged<ChunkPipeline>.fromOpaque(arg!).takeRetainedValue()
-                p.work()
-                return nil
-            }, me)
-        precondition(rc == 0, "cannot start a decoding thread")
-        pthread_detach(t)
+        pthread_detach(Threads.start("a decoding thread") { self.work() })
         workers += 1
     }
 

@@ -341,15 +341,7 @@ final class CaptureThread: @unchecked Sendable {
         self.producer = producer
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(changed, nil)
-        let me = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(
-            &thread, nil,
-            { arg in
-                let t = Unmanaged<CaptureThread>.fromOpaque(arg!).takeRetainedValue()
-                t.main()
-                return nil
-            }, me)
-        precondition(rc == 0, "cannot start the capture decoding thread")
+        thread = Threads.start("the capture decoding thread") { self.main() }
     }
 
     deinit {

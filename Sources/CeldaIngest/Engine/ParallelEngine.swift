@@ -130,19 +130,7 @@ final class Worker: @unchecked Sendable {
     }
 
     func start() {
-        let me = Unmanaged.passRetained(self).toOpaque()
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setstacksize(&attr, 16 << 20)
-        let rc = pthread_create(
-            &thread, &attr,
-            { arg in
-                let w = Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue()
-                w.main()
-                return nil
-            }, me)
-        pthread_attr_destroy(&attr)
-        precondition(rc == 0, "cannot start a worker thread")
+        thread = Threads.start("a worker thread", stackSize: 16 << 20) { self.main() }
     }
 
     func main() {
