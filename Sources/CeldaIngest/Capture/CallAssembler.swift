@@ -105,10 +105,9 @@ final class CallAssembler {
     /// A message whose dialog bookkeeping needs no more than its start line, CSeq and Call-ID
     /// (responses, ACK, BYE, CANCEL without a cell to read): handled from the scan. Anything else
     /// is parsed in full and handled as ``handle(_:packet:time:)``.
-    /// `key` is ``key(_:)`` of the Call-ID when the caller has it already.
-    func handle(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64, key: UInt64 = 0) -> Bool {
+    func handle(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
         let callID = UnsafeRawBufferPointer(rebasing: p[s.callID])
-        let h = key != 0 ? key : Self.key(callID)
+        let h = Self.key(callID)
         if s.method == .invite { return startFromScan(s, bytes: p, packet: packet, time: time, key: h) }
         if s.method != nil && s.pani.count > 0 { return false }
         if let at = byCallIDHash.find(h) {
@@ -150,13 +149,19 @@ final class CallAssembler {
         if let tag = SIPScan.tag(p, s.to), !tag.isEmpty {
             orphans += 1  // a re-INVITE of a dialog the capture does not hold
         } else {
-            let from = s.from.map { SIPParser.uri(value($0)) } ?? ""
-            var tel: String?
-            var firstAsserted: String?
+            // The caller: the first asserted tel: URI, else the first asserted URI, else From
+            // (``caller(_:)``), made into a string only once chosen.
+            var tel: UnsafeRawBufferPointer?
+            var firstAsserted: UnsafeRawBufferPointer?
             for k in 0..<s.pai.count {
                 let more = SIPParser.forEachPart(value(s.pai[k])) { part -> Bool in
-                    let uri = SIPParser.uri(part)
-                    if uri.hasPrefix("tel:") {
+                    let uri = SIPParser.uriBytes(part)
+                    // `hasPrefix("tel:")` of the string, on the bytes (a combining mark after the
+                    // colon would change the string's last character: then the string decides).
+                    let isTel =
+                        uri.count >= 4 && uri[0] == 0x74 && uri[1] == 0x65 && uri[2] == 0x6C && uri[3] == 0x3A
+                        && (uri.count == 4 || uri[4] < 0x80 || SIPParser.text(uri).hasPrefix("tel:"))
+                    if isTel {
                         tel = uri
                         return false
                     }
@@ -165,6 +170,8 @@ final class CallAssembler {
                 }
                 if !more { break }
             }
+            let caller =
+                (tel ?? firstAsserted).map { SIPParser.text($0) } ?? s.from.map { SIPParser.uri(value($0)) } ?? ""
             let requestURI = SIPParser.text(value(s.requestURI))
             let callee = !requestURI.isEmpty ? requestURI : s.to.map { SIPParser.uri(value($0)) } ?? ""
             var icid = ""
@@ -173,7 +180,7 @@ final class CallAssembler {
             }
             let fromTag = s.from.flatMap { SIPParser.parameter(value($0), "tag") } ?? ""
             start(
-                callID: callID, caller: tel ?? firstAsserted ?? from, callee: callee, icid: icid, fromTag: fromTag,
+                callID: callID, caller: caller, callee: callee, icid: icid, fromTag: fromTag,
                 packet: packet, time: time
             ) { call in
                 for k in 0..<s.pani.count {

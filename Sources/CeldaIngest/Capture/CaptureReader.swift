@@ -159,8 +159,7 @@ public final class CaptureReader {
                     // Most messages of a dialog need only their start line, CSeq and Call-ID.
                     if e.pointee.kind == .scanned,
                         assembler.handle(
-                            e.pointee.scan, bytes: bytes, packet: e.pointee.packet, time: e.pointee.time,
-                            key: e.pointee.key)
+                            e.pointee.scan, bytes: bytes, packet: e.pointee.packet, time: e.pointee.time)
                     {
                         continue
                     }
@@ -205,9 +204,6 @@ final class CaptureBatch: @unchecked Sendable {
         var time: Int64
         var start: Int
         var count: Int
-        /// ``CallAssembler/key(_:)`` of the Call-ID, for scanned messages (found on the decoding
-        /// side, which has the bytes in cache).
-        var key: UInt64 = 0
         var scan: SIPScan
     }
 
@@ -301,8 +297,6 @@ final class CaptureProducer: PacketSink, @unchecked Sendable {
             let header = UnsafeRawBufferPointer(rebasing: bytes[0..<min(length, bytes.count)])
             batch.bytes.append(contentsOf: header)
             batch.events[k].count = header.count
-            batch.events[k].key = CallAssembler.key(
-                UnsafeRawBufferPointer(rebasing: bytes[batch.events[k].scan.callID]))
             return batch.events[k].scan.contentLength.map { BodyLength.bytes($0) } ?? .missing
         }
         batch.bytes.append(contentsOf: bytes)

@@ -350,19 +350,22 @@ public enum SIPParser {
     }
 
     /// The URI of a name-addr or addr-spec (`"Bob" <sip:bob@host>;tag=1` → `sip:bob@host`).
-    static func uri(_ p: UnsafeRawBufferPointer) -> String {
+    static func uri(_ p: UnsafeRawBufferPointer) -> String { text(uriBytes(p)) }
+
+    /// The bytes ``uri(_:)`` reads its URI from.
+    static func uriBytes(_ p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         var quoted = false
         for (i, c) in p.enumerated() {
             if c == 0x22 { quoted.toggle() }
             if !quoted, c == 0x3C {
                 var j = i + 1
                 while j < p.count, p[j] != 0x3E { j += 1 }
-                return text(trim(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<j])))
+                return trim(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<j]))
             }
         }
         // addr-spec: header parameters start at the first ';' after the scheme.
         let end = p.firstIndex(of: 0x3B) ?? p.count
-        return text(trim(UnsafeRawBufferPointer(rebasing: p[0..<end])))
+        return trim(UnsafeRawBufferPointer(rebasing: p[0..<end]))
     }
 
     /// The value of a header parameter (`;name=value`) after the URI, or anywhere with `anywhere`.
