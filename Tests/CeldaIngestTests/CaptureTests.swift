@@ -467,7 +467,8 @@ func sip(
                 fault: { code, packet, message in faults.append("\(code) \(packet) \(message)") })
             for (k, m) in messages.enumerated() {
                 m.withUnsafeBytes { p in
-                    if scan, case .success(let s) = SIPScan.scan(p), !s.needsFullParse,
+                    var s = SIPScan()
+                    if scan, SIPScan.scan(p, into: &s) == nil, !s.needsFullParse,
                         a.handle(s, bytes: p, packet: k + 1, time: Int64(k) * 1000)
                     {
                         return

@@ -312,14 +312,20 @@ struct InlineHandles<Big: Sendable>: Sendable {
     /// Frees a handle; `clear` empties its big container, if it had one, for reuse.
     mutating func release(_ h: inout Int32, clear: (inout Big) -> Void) {
         guard h >= 0 else { return }
+        unspill(h, count: 0, clear: clear)
+        free.append(h)
+        h = -1
+    }
+
+    /// Moves `h` back to its block, which now holds `count` entries; `clear` empties its big
+    /// container, if it had one, for reuse.
+    mutating func unspill(_ h: Int32, count: Int, clear: (inout Big) -> Void) {
         if inlineCount(h) == nil {
             let b = bigIndex(h)
             clear(&big[b])
             bigFree.append(Int32(b))
         }
-        counts[Int(h)] = 0
-        free.append(h)
-        h = -1
+        counts[Int(h)] = Int32(count)
     }
 }
 
@@ -443,9 +449,7 @@ struct PartyTimes: Sendable {
                     times[base + n] = v
                     n += 1
                 }
-                handles.big[b].removeAll(keepingCapacity: handles.big[b].capacity <= 8)
-                handles.bigFree.append(Int32(b))
-                handles.counts[Int(h)] = Int32(n)
+                handles.unspill(h, count: n) { $0.removeAll(keepingCapacity: $0.capacity <= 8) }
                 return
             }
             handles.big[b] = handles.big[b].filter { $0.value > from }

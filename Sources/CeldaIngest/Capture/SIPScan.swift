@@ -58,13 +58,6 @@ struct SIPScan {
     var headerLength = 0
     var needsFullParse = false
 
-    /// Scans the message at the start of `p`.
-    static func scan(_ p: UnsafeRawBufferPointer) -> Result<SIPScan, SIPFault> {
-        var s = SIPScan()
-        if let fault = scan(p, into: &s) { return .failure(fault) }
-        return .success(s)
-    }
-
     /// Scans the message at the start of `p` into `s` (a fresh scan), in place; the fault when
     /// the message is unusable.
     static func scan(_ p: UnsafeRawBufferPointer, into s: inout SIPScan) -> SIPFault? {
