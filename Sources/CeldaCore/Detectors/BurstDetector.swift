@@ -71,6 +71,7 @@ public struct BurstDetector: Detector {
     private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
     private var pool = EntryPool()
     private var cells = CellIndex()
+    private var places = PlaceScratch()
     private var sets = PartySets()
     private var scratch = Set<Party>()
     private var entries: [WindowEntry] = []
@@ -216,7 +217,9 @@ public struct BurstDetector: Detector {
         else { return }
 
         let cells = self.cells
-        let place = PlaceSummary(window, sites: context.sites) { ($0.site, cells.cell(of: $0, sites: context.sites)) }
+        let place = PlaceSummary(window, sites: context.sites, scratch: &places) {
+            ($0.site, cells.cell(of: $0, sites: context.sites))
+        }
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
         if slow && !linked { return }
         let age = now - state.firstSeen
@@ -294,6 +297,24 @@ public struct BurstDetector: Detector {
     static func percent(_ x: Double) -> Int { Int((x * 100).rounded()) }
 }
 
+/// Memory a detector keeps for ``PlaceSummary`` between windows, so summarising a window
+/// allocates nothing once it has grown to the largest window seen.
+struct PlaceScratch {
+    /// Calls per distinct cell, in first-seen order, then sorted most used first.
+    var cells: [(cell: CellID, calls: Int)] = []
+    /// Position in `cells` by cell, used once a window has more distinct cells than a linear
+    /// search handles well.
+    var index: [CellID: Int] = [:]
+    /// Calls per prison (by index), and the prisons touched.
+    var perPrison: [Int] = []
+    var prisons: [Int] = []
+
+    init() {}
+
+    /// Distinct cells looked up by a linear search below this count.
+    static let linear = 16
+}
+
 /// Where a window's calls came from: the prison they tie to (the most frequent nearest prison
 /// of their towers), the share of calls on prison-reaching towers, and the towers most used first.
 struct PlaceSummary {
@@ -301,46 +322,116 @@ struct PlaceSummary {
     var prisonShare = 0.0
     var distanceM = 0.0
     var confidence = 0.0
-    var towers: [CellID] = []
     var unlocated = 0
+    /// The most used towers (at most ``Alert/maxTowers``), kept inline: a summary that leads to
+    /// no alert allocates nothing.
+    private var top = InlineArray<16, CellID>(repeating: .none)
+    private var topCount = 0
+
+    /// The most used towers, most used first (ties by cell).
+    var towers: [CellID] { (0..<topCount).map { top[$0] } }
 
     init(_ calls: some Sequence<(UInt32, CellID)>, sites: SiteTable) {
-        self.init(calls, sites: sites) { $0 }
+        var scratch = PlaceScratch()
+        self.init(calls, sites: sites, scratch: &scratch) { $0 }
     }
 
     /// From calls of any kind, `place` giving each one's site and cell (a closure argument, not a
     /// lazy map: a map's closure that captures is allocated once per summary).
-    init<S: Sequence>(_ calls: S, sites: SiteTable, place: (S.Element) -> (UInt32, CellID)) {
-        var perPrison: [Int: Int] = [:]
-        var perCell: [CellID: Int] = [:]
+    init<S: Sequence>(
+        _ calls: S, sites: SiteTable, scratch: inout PlaceScratch, place: (S.Element) -> (UInt32, CellID)
+    ) {
+        scratch.cells.removeAll(keepingCapacity: true)
+        scratch.index.removeAll(keepingCapacity: scratch.index.capacity <= 1024)
+        if scratch.perPrison.count < sites.prisons.count {
+            scratch.perPrison.append(
+                contentsOf: repeatElement(0, count: sites.prisons.count - scratch.perPrison.count))
+        }
         var linkedCalls = 0
         var total = 0
         for call in calls {
             let (site, cell) = place(call)
             total += 1
-            if !cell.isNone { perCell[cell, default: 0] += 1 }
+            if !cell.isNone { Self.count(cell, in: &scratch) }
             if site == CallRecord.unlocated {
                 unlocated += 1
                 continue
             }
             if let first = sites.links(ofSite: site).first {
                 linkedCalls += 1
-                perPrison[first.prison, default: 0] += 1
+                if scratch.perPrison[first.prison] == 0 { scratch.prisons.append(first.prison) }
+                scratch.perPrison[first.prison] += 1
             }
         }
-        towers = perCell.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.prefix(Alert.maxTowers).map(\.key)
+        // Most used first, ties by cell.
+        Self.sortByUse(&scratch.cells)
+        topCount = min(scratch.cells.count, Alert.maxTowers)
+        for i in 0..<topCount { top[i] = scratch.cells[i].cell }
+        var best: Int?
+        var bestCalls = 0
+        for p in scratch.prisons {
+            let n = scratch.perPrison[p]
+            if n > bestCalls || (n == bestCalls && p < best!) {
+                best = p
+                bestCalls = n
+            }
+            scratch.perPrison[p] = 0
+        }
+        scratch.prisons.removeAll(keepingCapacity: true)
         guard total > 0 else { return }
         prisonShare = Double(linkedCalls) / Double(total)
-        guard let best = perPrison.min(by: { ($1.value, $0.key) < ($0.value, $1.key) })?.key else { return }
+        guard let best else { return }
         prison = best
         // The most used tower that reaches that prison gives the distance and the confidence.
-        for cell in perCell.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }).map(\.key) {
+        for (cell, _) in scratch.cells {
             let site = sites.site(of: cell)
             if let link = sites.links(ofSite: site).first(where: { $0.prison == best }) {
                 distanceM = link.edgeDistanceM
                 confidence = link.confidence
                 break
             }
+        }
+    }
+
+    @inline(__always) private static func count(_ cell: CellID, in scratch: inout PlaceScratch) {
+        if scratch.cells.count < PlaceScratch.linear {
+            for i in scratch.cells.indices where scratch.cells[i].cell == cell {
+                scratch.cells[i].calls += 1
+                return
+            }
+            scratch.cells.append((cell, 1))
+            if scratch.cells.count == PlaceScratch.linear {
+                for i in scratch.cells.indices { scratch.index[scratch.cells[i].cell] = i }
+            }
+            return
+        }
+        if let i = scratch.index[cell] {
+            scratch.cells[i].calls += 1
+        } else {
+            scratch.index[cell] = scratch.cells.count
+            scratch.cells.append((cell, 1))
+        }
+    }
+
+    /// Most used first, ties by cell: an insertion sort (a window uses few cells), in place.
+    private static func sortByUse(_ cells: inout [(cell: CellID, calls: Int)]) {
+        @inline(__always) func before(_ a: (cell: CellID, calls: Int), _ b: (cell: CellID, calls: Int)) -> Bool {
+            a.calls != b.calls ? a.calls > b.calls : a.cell < b.cell
+        }
+        if cells.count > 64 {
+            cells.sort(by: before)
+            return
+        }
+        var i = 1
+        while i < cells.count {
+            let x = cells[i]
+            var j = i
+            while j > 0, before(x, cells[j - 1]) {
+                cells[j] = cells[j - 1]
+                j -= 1
+            }
+            cells[j] = x
+            i += 1
         }
     }
 

@@ -30,8 +30,11 @@ public struct SequentialDetector: Detector {
     private var lines = KeyTable<LineState>(empty: LineState(), capacity: 4096)
     private var pool = EntryPool()
     private var cells = CellIndex()
+    private var places = PlaceScratch()
     private var sorted: [[UInt64]] = []
     private var freeSorted: [Int32] = []
+    /// Scratch of a sweep: the sorted-callee arrays of the lines it drops.
+    private var freedScratch: [Int32] = []
     private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
 
@@ -93,6 +96,7 @@ public struct SequentialDetector: Detector {
         var w = entries
         entries = []
         pool.collect(window, into: &w)
+        values.reserveCapacity(2 * w.count)
         for e in w { values.append(e.other.raw) }
         entries = w
         values.sort()
@@ -151,7 +155,9 @@ public struct SequentialDetector: Detector {
     ) {
         let n = window.count
         let cells = self.cells
-        let place = PlaceSummary(window, sites: context.sites) { ($0.site, cells.cell(of: $0, sites: context.sites)) }
+        let place = PlaceSummary(window, sites: context.sites, scratch: &places) {
+            ($0.site, cells.cell(of: $0, sites: context.sites))
+        }
         let linked = place.prisonShare >= config.minPrisonShare && place.prison != nil
         let strength =
             0.6 * min(1, Double(run.length) / Double(2 * config.minRun)) + 0.4 * Double(run.length) / Double(n)
@@ -187,7 +193,9 @@ public struct SequentialDetector: Detector {
         let cooldown = config.cooldown
         var p = pool
         pool = EntryPool()
-        var freed: [Int32] = []
+        var freed = freedScratch
+        freedScratch = []
+        freed.removeAll(keepingCapacity: true)
         lines.removeAll { s in
             let drop = !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown))
             if drop {
@@ -198,8 +206,9 @@ public struct SequentialDetector: Detector {
         }
         pool = p
         for f in freed {
-            sorted[Int(f)].removeAll(keepingCapacity: sorted[Int(f)].capacity <= 32)
+            sorted[Int(f)].removeAll(keepingCapacity: sorted[Int(f)].capacity <= 128)
             freeSorted.append(f)
         }
+        freedScratch = freed
     }
 }

@@ -63,9 +63,11 @@ public struct SimChurnDetector: Detector {
             s.seen = s.seen.filter { $0.value.last > from }
         }
         let threshold = mode == .device ? config.minLinesPerDevice : config.minDevicesPerLine
-        let active = s.seen.filter { $0.value.last > from }
-        if active.count >= threshold, !r.flags.contains(.late) {
-            emit(key, active, now: now, state: &s, context: context, output: &output)
+        // Counted first: the active map is built only when it may alert.
+        var activeCount = 0
+        for v in s.seen.values where v.last > from { activeCount += 1 }
+        if activeCount >= threshold, !r.flags.contains(.late) {
+            emit(key, s.seen.filter { $0.value.last > from }, now: now, state: &s, context: context, output: &output)
         }
         states[key] = s
     }

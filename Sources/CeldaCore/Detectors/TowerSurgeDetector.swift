@@ -56,17 +56,19 @@ public struct TowerSurgeDetector: Detector {
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
     ) {
         let hour = r.start / CivilTime.hour
-        var s = towers[r.cell] ?? State(cell: r.cell, site: r.site, firstHour: hour, judgedThrough: hour - 1)
-        if hour <= s.judgedThrough {
-            // Late for an hour already judged: counted in the history only.
-            s.hours[hour, default: 0] += 1
-            towers[r.cell] = s
-            return
-        }
+        // In place, through a static function: a copy of the state, or a call on `self` while
+        // `towers` is open, would copy the dictionaries on every call.
+        Self.count(
+            r, hour: hour, minLines: config.minLines,
+            into: &towers[r.cell, default: State(cell: r.cell, site: r.site, firstHour: hour, judgedThrough: hour - 1)])
+    }
+
+    private static func count(_ r: CallRecord, hour: Int64, minLines: Int, into s: inout State) {
         s.hours[hour, default: 0] += 1
-        if s.lines[hour, default: []].count < config.minLines { s.lines[hour, default: []].insert(r.caller) }
+        // Late for an hour already judged: counted in the history only.
+        if hour <= s.judgedThrough { return }
+        if s.lines[hour, default: []].count < minLines { s.lines[hour, default: []].insert(r.caller) }
         if s.refs[hour, default: []].count < Alert.maxEvidence { s.refs[hour, default: []].append(r.source) }
-        towers[r.cell] = s
     }
 
     /// Median and MAD.
@@ -84,23 +86,35 @@ public struct TowerSurgeDetector: Detector {
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {
         // Judge every complete hour before the watermark.
         let through = watermark == .max ? Int64.max : watermark / CivilTime.hour - 1
-        for cell in towers.keys.sorted() {
-            var s = towers[cell]!
-            let last = min(through, (s.hours.keys.max() ?? s.judgedThrough))
-            var h = s.judgedThrough + 1
-            while h <= last {
-                judge(&s, hour: h, context: context, output: &output)
-                h += 1
-            }
-            if watermark == .max, let surge = s.surge { emit(&s, surge, context: context, output: &output) }
-            s.judgedThrough = max(s.judgedThrough, last)
-            // Forget history beyond what baselines need.
-            let keepFrom = s.judgedThrough - Int64(config.historyHours)
-            if s.hours.count > config.historyHours + 48 { s.hours = s.hours.filter { $0.key >= keepFrom } }
-            s.refs = s.refs.filter { $0.key > s.judgedThrough }
-            s.lines = s.lines.filter { $0.key > s.judgedThrough }
-            towers[cell] = s
+        // Out of `self` while judging, so the calls on `self` below do not share (and copy) it.
+        var all = towers
+        towers = [:]
+        for cell in all.keys.sorted() {
+            advance(
+                &all.values[all.index(forKey: cell)!], through: through, final: watermark == .max, context: context,
+                output: &output)
         }
+        towers = all
+    }
+
+    private func advance(
+        _ s: inout State, through: Int64, final: Bool, context: DetectorContext, output: inout DetectorOutput
+    ) {
+        let last = min(through, (s.hours.keys.max() ?? s.judgedThrough))
+        var h = s.judgedThrough + 1
+        while h <= last {
+            judge(&s, hour: h, context: context, output: &output)
+            h += 1
+        }
+        if final, let surge = s.surge { emit(&s, surge, context: context, output: &output) }
+        s.judgedThrough = max(s.judgedThrough, last)
+        // Forget history beyond what baselines need, and the judged hours' lines and refs (in
+        // place, so a tick that judges nothing allocates nothing).
+        let keepFrom = s.judgedThrough - Int64(config.historyHours)
+        if s.hours.count > config.historyHours + 48 { s.hours = s.hours.filter { $0.key >= keepFrom } }
+        let judged = s.judgedThrough
+        for k in s.refs.keys.filter({ $0 <= judged }) { s.refs.removeValue(forKey: k) }
+        for k in s.lines.keys.filter({ $0 <= judged }) { s.lines.removeValue(forKey: k) }
     }
 
     private func baseline(_ s: State, hour h: Int64) -> [Double]? {

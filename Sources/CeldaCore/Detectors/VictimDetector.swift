@@ -63,9 +63,13 @@ public struct VictimDetector: Detector {
     private var states = KeyTable<State>(empty: State(), capacity: 1024)
     private var pool = EntryPool()
     private var cells = CellIndex()
+    private var places = PlaceScratch()
     private var sets = PartySets()
     private var callerTimes = PartyTimes()
     private var entries: [WindowEntry] = []
+    /// Scratch of ``evaluate``: prison-linked calls per calling line, and the prisons seen.
+    private var tally: [Party: (calls: Int, short: Int, first: EventTime, prison: Int)] = [:]
+    private var prisonScratch: [Int] = []
     private var sweep = SweepClock()
     /// Recent calls per number, for every number routed here (popularity).
     private var numbers = KeyTable<Popularity>(empty: Popularity(), capacity: 1 << 14)
@@ -165,14 +169,25 @@ public struct VictimDetector: Detector {
         let from = now - config.window
         // Callers count within the window, as the rule reads ("more than 40 callers in 48 hours").
         callerTimes.keep(s.callers, after: from)
-        var all = entries
+        // The window, tally and prison list live in scratch kept between calls: evaluating
+        // allocates nothing until an alert is written.
+        var window = entries
         entries = []
-        pool.collect(s.calls, into: &all)
+        var perLine = tally
+        tally = [:]
+        var prisons = prisonScratch
+        prisonScratch = []
+        defer {
+            entries = window
+            tally = perLine
+            prisonScratch = prisons
+        }
+        perLine.removeAll(keepingCapacity: perLine.capacity <= 1024)
+        prisons.removeAll(keepingCapacity: true)
+        pool.collect(s.calls, into: &window)
         let contacts = s.contacts
-        let window = all.filter { !sets.contains(contacts, $0.other) }
-        entries = all
+        window.removeAll { sets.contains(contacts, $0.other) }
         guard !window.isEmpty else { return }
-        var perLine: [Party: (calls: Int, short: Int, first: EventTime, prison: Int)] = [:]
         for e in window {
             let prison = context.sites.links(ofSite: e.site).first?.prison ?? -1
             var v = perLine[e.other] ?? (0, 0, e.start, prison)
@@ -181,7 +196,7 @@ public struct VictimDetector: Detector {
             perLine[e.other] = v
         }
         // Alliance findings: a number called from two or more prisons.
-        let prisons = Set(perLine.values.map(\.prison))
+        for v in perLine.values where !prisons.contains(v.prison) { prisons.append(v.prison) }
         if prisons.count >= 2 {
             for (line, v) in perLine.sorted(by: { $0.key < $1.key }) where !sets.contains(s.reported, line) {
                 sets.insert(line, into: &s.reported)
@@ -206,7 +221,9 @@ public struct VictimDetector: Detector {
         else { return }
 
         let cells = self.cells
-        let place = PlaceSummary(window, sites: context.sites) { ($0.site, cells.cell(of: $0, sites: context.sites)) }
+        let place = PlaceSummary(window, sites: context.sites, scratch: &places) {
+            ($0.site, cells.cell(of: $0, sites: context.sites))
+        }
         let strength =
             0.5 * min(1, Double(lines) / Double(2 * config.minLines)) + 0.3
             * min(1, Double(top.value.calls) / Double(2 * config.minRepeat)) + 0.2 * prisonShare
