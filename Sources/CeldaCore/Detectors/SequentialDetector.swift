@@ -96,7 +96,6 @@ public struct SequentialDetector: Detector {
         var w = entries
         entries = []
         pool.collect(window, into: &w)
-        values.reserveCapacity(2 * w.count)
         for e in w { values.append(e.other.raw) }
         entries = w
         values.sort()
