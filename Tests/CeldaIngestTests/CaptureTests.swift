@@ -491,6 +491,131 @@ func sip(
         #expect(parsed.calls.contains { $0.contains("|tel:+525522220000|") })
     }
 
+    /// Whole dialogs (INVITE, 180, 200, ACK, BYE, 200), interleaved, with stray BYEs and
+    /// retransmitted INVITEs, give the same calls, faults and orphans when Call-ID hashes collide
+    /// (three bits kept: seven hashes for 300 dialogs) as with the full hash. A collision sends a
+    /// message to the full path, which finds the dialog by its Call-ID.
+    @Test func callIDHashCollisionsChangeNothing() throws {
+        var rng = SplitMix(5)
+        func message(_ lines: [String]) -> [UInt8] { Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8) }
+        func dialog(_ id: Int) -> [[UInt8]] {
+            let head = { (cseq: String) in
+                [
+                    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK\(id)", "From: <sip:+5255000\(id)@ims.mx>;tag=a\(id)",
+                    "To: <tel:+525587654321>;tag=z\(id)", "Call-ID: call-\(id)@host", "CSeq: \(cseq)",
+                    "Content-Length: 0",
+                ]
+            }
+            var out = [Self.invite(&rng, id: id)]
+            out.append(message(["SIP/2.0 180 Ringing"] + head("1 INVITE")))
+            out.append(message(["SIP/2.0 200 OK"] + head("1 INVITE")))
+            out.append(message(["ACK tel:+525587654321 SIP/2.0"] + head("1 ACK")))
+            if id % 7 == 0 { out.append(Self.invite(&rng, id: id)) }  // a copy from another hop
+            if id % 5 != 0 {
+                out.append(message(["BYE sip:+5255000\(id)@ims.mx SIP/2.0"] + head("2 BYE")))
+                out.append(message(["SIP/2.0 200 OK"] + head("2 BYE")))
+            }
+            return out
+        }
+        // Dialogs started a few at a time, their messages interleaved in order, plus stray BYEs.
+        // A third hang up long after (60 s), when older calls of their hash have been released.
+        var pending: [[[UInt8]]] = []
+        var later: [(due: Int, messages: [[UInt8]])] = []
+        var messages: [[UInt8]] = []
+        var next = 0
+        while next < 300 || !pending.isEmpty || !later.isEmpty {
+            if let k = later.firstIndex(where: { $0.due <= messages.count }) {
+                pending.append(later.remove(at: k).messages)
+            }
+            if next < 300, pending.count < 8 || rng.next() % 3 == 0 {
+                var d = dialog(next)
+                if next % 3 == 0, d.count > 4 {
+                    later.append((messages.count + 600, Array(d[4...])))
+                    d.removeLast(d.count - 4)
+                }
+                pending.append(d)
+                next += 1
+            }
+            if pending.isEmpty {
+                // Only long calls left: time passes with stray traffic.
+                messages.append(
+                    message([
+                        "OPTIONS sip:x@h SIP/2.0", "From: <sip:a@h>;tag=o", "To: <sip:b@h>",
+                        "Call-ID: ping-\(messages.count)@host", "CSeq: 1 OPTIONS", "Content-Length: 0",
+                    ]))
+                continue
+            }
+            let k = Int(rng.next() % UInt64(pending.count))
+            messages.append(pending[k].removeFirst())
+            if pending[k].isEmpty { pending.remove(at: k) }
+            if rng.next() % 50 == 0 {
+                messages.append(
+                    message([
+                        "BYE sip:x@h SIP/2.0", "From: <sip:a@h>;tag=s", "To: <sip:b@h>;tag=t",
+                        "Call-ID: stray-\(messages.count)@host", "CSeq: 9 BYE", "Content-Length: 0",
+                    ]))
+            }
+        }
+        func assemble(
+            keyMask: UInt64, _ messages: [[UInt8]], step: Int64 = 100_000
+        ) -> (
+            calls: [String], faults: [String], orphans: Int
+        ) {
+            var calls: [String] = []
+            var faults: [String] = []
+            let a = CallAssembler(
+                limits: CaptureLimits(), keyMask: keyMask,
+                emit: { c in
+                    calls.append(
+                        [c.callID, c.caller, c.callee, "\(c.start)", "\(c.end ?? -1)", "\(c.disposition)"]
+                            .joined(separator: "|"))
+                },
+                fault: { code, packet, message in faults.append("\(code) \(packet) \(message)") })
+            for (k, m) in messages.enumerated() {
+                m.withUnsafeBytes { p in
+                    var s = SIPScan()
+                    // 0.1 s apart: calls are released (after 32 s) while others of their hash
+                    // are still open.
+                    let time = Int64(k) * step
+                    if SIPScan.scan(p, into: &s) == nil, !s.needsFullParse,
+                        a.handle(s, bytes: p, packet: k + 1, time: time)
+                    {
+                        return
+                    }
+                    if case .success(let msg) = SIPParser.parse(p) { a.handle(msg, packet: k + 1, time: time) }
+                }
+            }
+            a.finish()
+            return (calls, faults, a.orphans)
+        }
+        let full = assemble(keyMask: ~0, messages)
+        let colliding = assemble(keyMask: 63, messages)
+        #expect(full.calls.count == 300)
+        #expect(full.calls.filter { $0.hasSuffix("|answered") }.count > 200)
+        #expect(full.orphans > 0)
+        #expect(colliding.calls == full.calls)
+        #expect(colliding.faults == full.faults)
+        #expect(colliding.orphans == full.orphans)
+
+        // Every hash the same: call 1 is open when call 0, which holds the hash entry, is
+        // released; call 1's BYE then finds no entry and must still reach its dialog.
+        let d0 = dialog(1002)
+        let d1 = dialog(1003)
+        let ping = message([
+            "OPTIONS sip:x@h SIP/2.0", "From: <sip:a@h>;tag=o", "To: <sip:b@h>", "Call-ID: ping@host",
+            "CSeq: 1 OPTIONS", "Content-Length: 0",
+        ])
+        let script =
+            Array(d0[0..<4]) + Array(d1[0..<4]) + Array(d0[4...]) + Array(repeating: ping, count: 40)
+            + Array(d1[4...])
+        let one = assemble(keyMask: ~0, script, step: 1_000_000)
+        let same = assemble(keyMask: 0, script, step: 1_000_000)
+        #expect(one.calls.count == 2)
+        #expect(one.calls.allSatisfy { $0.hasSuffix("|answered") })
+        #expect(same.calls == one.calls)
+        #expect(same.orphans == one.orphans)
+    }
+
     /// Decoding on its own thread gives the calls and faults, in order, of decoding in the
     /// caller's thread; a reader dropped before the end stops its thread.
     @Test(arguments: CaptureOracle.captures.map(\.file))

@@ -65,6 +65,8 @@ final class CallAssembler {
         var lastActivity: Int64
         /// The caller's From-tag: requests carrying it come from the calling side.
         var fromTag: String
+        /// ``CallAssembler/key(_:)`` of the Call-ID.
+        var key: UInt64
     }
 
     let limits: CaptureLimits
@@ -74,13 +76,12 @@ final class CallAssembler {
     // (`swift_beginAccess` was 8% of `celda calls`).
     @exclusivity(unchecked) var slots: [Dialog?] = []
     @exclusivity(unchecked) var free: [Int] = []
-    @exclusivity(unchecked) var byCallID: [String: Int] = [:]
-    /// The same dialogs by a hash of the Call-ID bytes, for messages handled without a full
-    /// parse (checked against the dialog's Call-ID, so a collision only costs the full path).
+    /// Open dialogs by a hash of the Call-ID bytes (checked against the dialog's Call-ID).
     @exclusivity(unchecked) var byCallIDHash = KeyTable<Int32>(empty: -1, capacity: 4096)
-    /// Dialogs whose hash entry another Call-ID of the same hash took (none, but for a 64-bit
-    /// collision).
-    @exclusivity(unchecked) var shadowed = 0
+    /// Open dialogs whose Call-ID hashes like another open one's, which holds the hash entry, by
+    /// Call-ID: empty but for a 64-bit collision. (Every dialog used to be in a `String`-keyed
+    /// dictionary as well, hashed twice per call: 5% of the assembling thread.)
+    @exclusivity(unchecked) var collisions: [String: Int] = [:]
     /// Slots in creation order, from `head`.
     @exclusivity(unchecked) var order: [Int] = []
     @exclusivity(unchecked) var head = 0
@@ -95,9 +96,15 @@ final class CallAssembler {
     /// In-dialog requests or responses whose dialog was never seen (capture began mid-call).
     private(set) var orphans = 0
 
-    init(limits: CaptureLimits, emit: @escaping (AssembledCall) -> Void, fault: @escaping (String, Int, String) -> Void)
-    {
+    /// Bits of the Call-ID hash kept: all of them, but for tests that make Call-IDs collide.
+    let keyMask: UInt64
+
+    init(
+        limits: CaptureLimits, keyMask: UInt64 = ~0, emit: @escaping (AssembledCall) -> Void,
+        fault: @escaping (String, Int, String) -> Void
+    ) {
         self.limits = limits
+        self.keyMask = keyMask
         self.emit = emit
         self.fault = fault
     }
@@ -107,7 +114,7 @@ final class CallAssembler {
     /// is parsed in full and handled as ``handle(_:packet:time:)``.
     func handle(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
         let callID = UnsafeRawBufferPointer(rebasing: p[s.callID])
-        let h = Self.key(callID)
+        let h = key(callID)
         if s.method == .invite { return startFromScan(s, bytes: p, packet: packet, time: time, key: h) }
         if s.method != nil && s.pani.count > 0 { return false }
         if let at = byCallIDHash.find(h) {
@@ -118,6 +125,8 @@ final class CallAssembler {
             if time > now { now = time }
             update(slot, method: s.method, status: s.status, cseqMethod: s.cseqMethod, time: time)
         } else {
+            // A dialog outside the hash table (a collision) is found by the full path.
+            if !collisions.isEmpty { return false }
             if time > now { now = time }
             if s.cseqMethod == .invite || s.method == .bye { orphans += 1 }
         }
@@ -139,9 +148,8 @@ final class CallAssembler {
         let idBytes = UnsafeRawBufferPointer(rebasing: p[s.callID])
         if byCallIDHash.find(key) != nil { return false }
         let callID = SIPParser.text(idBytes)
-        // Every open dialog is in the hash table unless another Call-ID of the same hash took its
-        // entry: only then can a Call-ID missing from the table still have a dialog.
-        if shadowed > 0, byCallID[callID] != nil { return false }
+        // Every open dialog is in the hash table but for a collision.
+        if !collisions.isEmpty, collisions[callID] != nil { return false }
         if time > now { now = time }
         @inline(__always) func value(_ r: Range<Int>) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(rebasing: p[r])
@@ -180,7 +188,7 @@ final class CallAssembler {
             }
             let fromTag = s.from.flatMap { SIPParser.parameter(value($0), "tag") } ?? ""
             start(
-                callID: callID, caller: caller, callee: callee, icid: icid, fromTag: fromTag,
+                callID: callID, key: key, caller: caller, callee: callee, icid: icid, fromTag: fromTag,
                 packet: packet, time: time
             ) { call in
                 for k in 0..<s.pani.count {
@@ -197,12 +205,12 @@ final class CallAssembler {
     }
 
     /// The hash key of a Call-ID (never 0).
-    @inline(__always) static func key(_ p: UnsafeRawBufferPointer) -> UInt64 {
-        let h = StableHash.words(p)
+    @inline(__always) func key(_ p: UnsafeRawBufferPointer) -> UInt64 {
+        let h = StableHash.words(p) & keyMask
         return h == 0 ? 1 : h
     }
 
-    static func key(_ s: String) -> UInt64 {
+    func key(_ s: String) -> UInt64 {
         var s = s
         return s.withUTF8 { key(UnsafeRawBufferPointer($0)) }
     }
@@ -215,7 +223,7 @@ final class CallAssembler {
 
     func handle(_ m: SIPMessage, packet: Int, time: Int64) {
         if time > now { now = time }
-        if let slot = byCallID[m.callID] {
+        if let slot = dialog(m.callID) {
             update(slot, m, packet: packet, time: time)
         } else if m.method == .invite, m.toTag.isEmpty {
             start(m, packet: packet, time: time)
@@ -229,16 +237,26 @@ final class CallAssembler {
         release()
     }
 
+    /// The slot of the open dialog of `callID`.
+    func dialog(_ callID: String) -> Int? {
+        if let at = byCallIDHash.find(key(callID)) {
+            let slot = Int(byCallIDHash[at])
+            if slots[slot]!.call.callID == callID { return slot }
+        }
+        return collisions.isEmpty ? nil : collisions[callID]
+    }
+
     func start(_ m: SIPMessage, packet: Int, time: Int64) {
         start(
-            callID: m.callID, caller: Self.caller(m), callee: m.requestURI.isEmpty ? m.to : m.requestURI, icid: m.icid,
+            callID: m.callID, key: key(m.callID), caller: Self.caller(m),
+            callee: m.requestURI.isEmpty ? m.to : m.requestURI, icid: m.icid,
             fromTag: m.fromTag, packet: packet, time: time
         ) { call in locate(&call, m, packet: packet) }
     }
 
     func start(
-        callID: String, caller: String, callee: String, icid: String, fromTag: String, packet: Int, time: Int64,
-        locate: (inout AssembledCall) -> Void
+        callID: String, key: UInt64, caller: String, callee: String, icid: String, fromTag: String, packet: Int,
+        time: Int64, locate: (inout AssembledCall) -> Void
     ) {
         if open >= limits.openDialogs {
             // Close the oldest open dialog.
@@ -258,7 +276,7 @@ final class CallAssembler {
         var call = AssembledCall(
             callID: callID, start: time, caller: caller, callee: callee, icid: icid, packet: packet)
         locate(&call)
-        let d = Dialog(call: call, lastActivity: time, fromTag: fromTag)
+        let d = Dialog(call: call, lastActivity: time, fromTag: fromTag, key: key)
         let slot: Int
         if let f = free.popLast() {
             slot = f
@@ -267,10 +285,12 @@ final class CallAssembler {
             slot = slots.count
             slots.append(d)
         }
-        byCallID[callID] = slot
-        let at = byCallIDHash.findOrInsert(Self.key(callID))
-        if byCallIDHash[at] >= 0 { shadowed += 1 }  // a different Call-ID with the same hash is open
-        byCallIDHash[at] = Int32(slot)
+        let at = byCallIDHash.findOrInsert(key)
+        if byCallIDHash[at] >= 0 {
+            collisions[callID] = slot  // a different Call-ID with the same hash is open
+        } else {
+            byCallIDHash[at] = Int32(slot)
+        }
         order.append(slot)
         open += 1
     }
@@ -436,9 +456,10 @@ final class CallAssembler {
                 if !d.closed { open -= 1 }
             }
             emit(call)
-            byCallID[call.callID] = nil
-            if let at = byCallIDHash.find(Self.key(call.callID)), byCallIDHash[at] == Int32(slot) {
+            if let at = byCallIDHash.find(d.key), byCallIDHash[at] == Int32(slot) {
                 byCallIDHash.remove(at: at)
+            } else {
+                collisions[call.callID] = nil
             }
             slots[slot] = nil
             free.append(slot)
