@@ -155,7 +155,7 @@ struct Analyze: ParsableCommand {
             return r
         }
         let dump = DumpSet(readers: readers, maxDisorder: st.maxDisorder)
-        var progress = Progress(quiet: quiet)
+        let progress = Progress(quiet: quiet)
         let decodeOnly = phase == "decode"
         dump.run(sites: sites) {
             if !decodeOnly { engine.ingest($0) }

@@ -7,19 +7,25 @@ import CeldaIngest
 /// A progress line on standard error, redrawn in place about twice a second, only when standard
 /// error is a terminal: bytes read (and the share of the input), rows, rows per second and the
 /// time left when the input size is known.
-struct Progress {
+///
+/// A class, used from the reading thread only: as a `var` captured by the per-record closure,
+/// a struct paid a run-time exclusivity check on every record.
+final class Progress {
     let enabled: Bool
     let started = ProcessInfoLite.now()
-    var last = 0.0
-    var rows = 0
-    var shown = false
+    @exclusivity(unchecked) var last = 0.0
+    @exclusivity(unchecked) var rows = 0
+    @exclusivity(unchecked) var shown = false
 
     init(quiet: Bool) { enabled = !quiet && isatty(2) == 1 }
 
     /// Called per record; looks at the clock every 64 Ki records.
-    mutating func tick(_ dump: DumpSet) {
+    @inline(__always) func tick(_ dump: DumpSet) {
         rows += 1
-        guard enabled, rows & 0xFFFF == 0 else { return }
+        if enabled, rows & 0xFFFF == 0 { redraw(dump) }
+    }
+
+    private func redraw(_ dump: DumpSet) {
         let now = ProcessInfoLite.now()
         guard now - last >= 0.5 else { return }
         last = now

@@ -7,4 +7,26 @@ static inline __attribute__((always_inline)) void celda_prefetch(const void *p) 
     __builtin_prefetch(p, 1, 3);
 }
 
+#include <stddef.h>
+#include <stdint.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+/// Tells the kernel that the whole 2 MiB pages inside `[p, p + n)` may be backed by transparent
+/// huge pages (`madvise(MADV_HUGEPAGE)`; a hint: no effect on results, ignored where the kernel
+/// or the platform does not offer it). Detector tables are read at random over hundreds of
+/// megabytes, so with 4 KiB pages most lookups also miss the TLB.
+static inline void celda_advise_huge(void *p, size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)1 << 21;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~(huge - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 #endif

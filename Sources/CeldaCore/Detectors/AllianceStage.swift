@@ -139,7 +139,12 @@ public struct KidnapStage: SecondStage {
             }
             var family: [VictimLink] = []
             var i = lo
+            // Each test reads a random block of the sketch: the block of the call eight ahead is
+            // loaded meanwhile.
+            let ahead = 8
+            for k in lo..<min(calls.count, lo + ahead) { pairs.prefetch(caller: long.victim, callee: calls[k].victim) }
             while i < calls.count, calls[i].time <= long.end {
+                if i + ahead < calls.count { pairs.prefetch(caller: long.victim, callee: calls[i + ahead].victim) }
                 let c = calls[i]
                 if c.caller != long.caller, c.victim != long.victim,
                     pairs.usual(caller: long.victim, callee: c.victim)

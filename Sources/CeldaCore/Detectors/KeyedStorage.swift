@@ -35,7 +35,7 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
         var bits = 4
         while (1 << bits) * 7 < capacity * 10 { bits += 1 }
         self.empty = empty
-        slots = Array(repeating: Slot(key: 0, value: empty), count: 1 << bits)
+        slots = HugeArrays.make(repeating: Slot(key: 0, value: empty), count: 1 << bits)
         shift = UInt64(64 - bits)
     }
 
@@ -99,7 +99,7 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     mutating func grow() {
         let old = slots
         let bits = 64 - Int(shift) + 1
-        slots = Array(repeating: Slot(key: 0, value: empty), count: 1 << bits)
+        slots = HugeArrays.make(repeating: Slot(key: 0, value: empty), count: 1 << bits)
         shift = UInt64(64 - bits)
         let mask = slots.count - 1
         for s in old where s.key != 0 {
@@ -199,6 +199,9 @@ struct EntryPool: Sendable {
             free = nodes[Int(n)].next
             nodes[Int(n)] = Node(entry: e, next: -1)
             return n
+        }
+        if nodes.count == nodes.capacity, nodes.count * MemoryLayout<Node>.stride >= HugeArrays.threshold / 2 {
+            nodes = HugeArrays.grown(nodes, capacity: 2 * nodes.count)
         }
         nodes.append(Node(entry: e, next: -1))
         return Int32(nodes.count - 1)

@@ -162,7 +162,7 @@ public struct PairSketch: Sendable {
     }
 
     public mutating func add(caller: Party, callee: Party) {
-        if words.isEmpty { words = [UInt64](repeating: 0, count: Self.wordCount) }
+        if words.isEmpty { words = HugeArrays.make(repeating: 0, count: Self.wordCount) }
         let p = Self.positions(caller, callee)
         words.withUnsafeMutableBufferPointer { w in
             @inline(__always) func bump(_ i: Int) {
