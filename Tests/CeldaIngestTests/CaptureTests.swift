@@ -491,10 +491,12 @@ func sip(
         #expect(parsed.calls.contains { $0.contains("|tel:+525522220000|") })
     }
 
-    /// Whole dialogs (INVITE, 180, 200, ACK, BYE, 200), interleaved, with stray BYEs and
-    /// retransmitted INVITEs, give the same calls, faults and orphans when Call-ID hashes collide
-    /// (three bits kept: seven hashes for 300 dialogs) as with the full hash. A collision sends a
-    /// message to the full path, which finds the dialog by its Call-ID.
+    /// Whole dialogs (INVITE, 180, 200, ACK, BYE, 200), interleaved, with stray BYEs, copies of
+    /// INVITEs and calls that hang up a minute later, give the same calls, faults and orphans
+    /// when Call-ID hashes collide (six bits kept: 63 hashes for 300 dialogs) as with the full
+    /// hash; and with no bits kept, a call whose hash entry went with an older call's release
+    /// still gets its BYE. A collision sends a message to the full path, which finds the dialog
+    /// by its Call-ID.
     @Test func callIDHashCollisionsChangeNothing() throws {
         var rng = SplitMix(5)
         func message(_ lines: [String]) -> [UInt8] { Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8) }
