@@ -422,17 +422,7 @@ struct PlaceSummary {
             cells.sort(by: before)
             return
         }
-        var i = 1
-        while i < cells.count {
-            let x = cells[i]
-            var j = i
-            while j > 0, before(x, cells[j - 1]) {
-                cells[j] = cells[j - 1]
-                j -= 1
-            }
-            cells[j] = x
-            i += 1
-        }
+        cells.withUnsafeMutableBufferPointer { $0.insertionSort(by: before) }
     }
 
     func reasons(prisons: [Prison], linked: Bool, calls: Int) -> [String] {

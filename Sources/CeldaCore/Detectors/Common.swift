@@ -123,3 +123,21 @@ extension Dictionary {
         for k in dead { removeValue(forKey: k) }
     }
 }
+
+extension UnsafeMutableBufferPointer {
+    /// Sorts in place by inserting each element into the sorted run before it: for short or
+    /// nearly sorted runs (a window's few cells, the tail pass of the reorder buffer's quicksort).
+    @inline(__always)
+    func insertionSort(by before: (Element, Element) -> Bool) {
+        guard count > 1 else { return }
+        for i in 1..<count {
+            let x = self[i]
+            var j = i
+            while j > 0, before(x, self[j - 1]) {
+                self[j] = self[j - 1]
+                j -= 1
+            }
+            self[j] = x
+        }
+    }
+}

@@ -174,15 +174,7 @@ public struct ReorderBuffer {
                         }
                     }
                 }
-                for i in 1..<n {
-                    let x = k[i]
-                    var j = i
-                    while j > 0, less(x, k[j - 1]) {
-                        k[j] = k[j - 1]
-                        j -= 1
-                    }
-                    k[j] = x
-                }
+                k.insertionSort(by: less)
             }
         }
         // The sorted records go through a reused buffer and back, so the bucket keeps its storage.
