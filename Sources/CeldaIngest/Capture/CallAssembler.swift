@@ -241,7 +241,7 @@ final class CallAssembler {
     func dialog(_ callID: String) -> Int? {
         if let at = byCallIDHash.find(key(callID)) {
             let slot = Int(byCallIDHash[at])
-            if slots[slot]!.call.callID == callID { return slot }
+            if slots[slot]?.call.callID == callID { return slot }
         }
         return collisions.isEmpty ? nil : collisions[callID]
     }
