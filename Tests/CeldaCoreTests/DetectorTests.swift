@@ -1,5 +1,6 @@
-import CeldaCore
 import Testing
+
+@testable import CeldaCore
 
 /// Runs every detector over records (sorted), with the second stages.
 func runAll(
@@ -333,5 +334,93 @@ func runAll(
             config: EngineConfig(), stages: [VictimStage(), KidnapStage(config: st.victim)])
         for r in strangers.sorted(by: { CallRecord.precedes($0, $1) }) { again.ingest(r) }
         #expect(!again.finish().contains { $0.reasons.contains { $0.contains("virtual kidnapping") } })
+    }
+
+    /// The stage's findings for one held victim: a flagged ring line holds `victim` from t0 for
+    /// 50 minutes, another calls the two family numbers, and 200 other prison-linked calls go to
+    /// strangers meanwhile; the victim called each family number twice.
+    static func heldVictim(sketch: PairSketch) -> DetectorOutput {
+        let victim = Party.e164(525_591_000_001)
+        let family = [Party.e164(525_591_000_002), Party.e164(525_591_000_003)]
+        let ring = [Party.e164(525_500_006_001), Party.e164(525_500_006_002)]
+        let t0 = Fixture.t0
+        func ref(_ i: Int) -> SourceRef { SourceRef(input: 0, offset: i * 100, line: i + 2) }
+        var o = DetectorOutput()
+        o.alerts.append(
+            Alert(
+                detector: "burst", severity: .high, score: 0.8, entity: .line(ring[1]), windowStart: t0,
+                windowEnd: t0, detectedAt: t0, prison: AlertPrison(index: 0, distanceM: 0), towers: [], metrics: [],
+                reasons: [], evidence: [], evidenceTotal: 0, related: []))
+        o.longCalls.append(
+            LongCall(
+                victim: victim, caller: ring[0], prison: 0, start: t0, end: t0 + 50 * CivilTime.minute, ref: ref(1)))
+        for (k, f) in family.enumerated() {
+            for _ in 0..<2 { sketch.add(caller: victim, callee: f) }
+            o.prisonCalls.append(
+                VictimLink(
+                    victim: f, caller: ring[1], prison: 0, time: t0 + EventTime(10 + k) * CivilTime.minute,
+                    ref: ref(2 + k)))
+        }
+        for i in 0..<200 {
+            o.prisonCalls.append(
+                VictimLink(
+                    victim: .e164(525_592_000_000 + UInt64(i)), caller: .e164(525_500_007_000 + UInt64(i % 9)),
+                    prison: 0, time: t0 + EventTime(12 + i % 30) * CivilTime.minute, ref: ref(10 + i)))
+        }
+        o.prisonCalls.sort { ($0.time, $0.ref) < ($1.time, $1.ref) }
+        o.pairSketches = [sketch]
+        return o
+    }
+
+    /// The family matches are weighed against how often the sketch mistakes a stranger for a
+    /// usual contact: with room to spare the alert says how unlikely they were; once the sketch
+    /// is saturated (every pair reads as usual) the same findings raise nothing.
+    @Test func aSaturatedSketchRaisesNoKidnapping() throws {
+        let context = DetectorContext(sites: Fixture.sites)
+        let stage = KidnapStage(config: VictimConfig())
+        let roomy = PairSketch(counters: 1 << 20)
+        let alerts = stage.run(Self.heldVictim(sketch: roomy), context: context)
+        let a = try #require(alerts.first)
+        #expect(alerts.count == 1)
+        func metric(_ name: String) -> MetricValue? { a.metrics.first { $0.0 == name }?.1 }
+        #expect(metric("numbers_checked") == .int(202))
+        #expect(metric("family_numbers_called") == .int(2))
+        #expect(a.reasons.contains { $0.contains("2 of the 202 numbers") && $0.contains("less than 1 in a trillion") })
+
+        let full = PairSketch(counters: 256)
+        for i in 0..<20_000 { full.add(caller: .e164(525_593_000_000 + UInt64(i)), callee: .e164(1)) }
+        #expect(full.falseUsualRate == 1)
+        #expect(stage.run(Self.heldVictim(sketch: full), context: context).isEmpty)
+    }
+
+    /// The binomial tail against sums of the terms in closed form, and its edges.
+    @Test func binomialTailMatchesItsTerms() {
+        func exact(_ n: Int, _ p: Double, _ k: Int) -> Double {
+            var total = 0.0
+            for j in k...n {
+                var c = 1.0
+                for i in 0..<j { c *= Double(n - i) / Double(i + 1) }
+                var t = c
+                for _ in 0..<j { t *= p }
+                for _ in 0..<(n - j) { t *= 1 - p }
+                total += t
+            }
+            return total
+        }
+        for (n, p, k) in [(10, 0.3, 1), (10, 0.3, 4), (60, 0.05, 2), (60, 0.05, 9), (200, 0.5, 120), (1, 0.5, 1)] {
+            let got = KidnapStage.binomialTail(trials: n, rate: p, atLeast: k)
+            #expect(abs(got - exact(n, p, k)) <= 1e-12 + 1e-9 * exact(n, p, k))
+        }
+        // Small rates: about C(n, k) p^k.
+        let one = KidnapStage.binomialTail(trials: 12_000, rate: 1e-9, atLeast: 1)
+        #expect(abs(one - 1.2e-5) < 1e-9)
+        let two = KidnapStage.binomialTail(trials: 12_000, rate: 1e-6, atLeast: 2)
+        #expect(abs(two / (12_000.0 * 11_999 / 2 * 1e-12) - 1) < 0.02)
+        #expect(KidnapStage.binomialTail(trials: 5, rate: 0.1, atLeast: 0) == 1)
+        #expect(KidnapStage.binomialTail(trials: 5, rate: 0.1, atLeast: 6) == 0)
+        #expect(KidnapStage.binomialTail(trials: 5, rate: 0, atLeast: 1) == 0)
+        #expect(KidnapStage.odds(1.0 / 12_054) == "about 1 in 12,000")
+        #expect(KidnapStage.odds(1.0 / 4_230_000) == "about 1 in 4.2 million")
+        #expect(KidnapStage.odds(1e-13) == "less than 1 in a trillion")
     }
 }

@@ -76,27 +76,75 @@ struct KeyedStorageTests {
         #expect(maps.count(h) == 3)
     }
 
-    /// A sketch holds no memory until a pair is added, and merging with an empty one changes
-    /// nothing, in either order.
-    @Test func pairSketchIsLazyAndMergesWithEmpty() {
-        var a = PairSketch()
-        #expect(a.words.isEmpty)
+    /// A pair counts as usual from its second call; merging adds counts (once and once is
+    /// twice), an empty sketch changes nothing, and a sketch merged with itself is unchanged.
+    @Test func pairSketchCountsAndMerges() {
+        let a = PairSketch(counters: 1 << 16)
+        #expect(a.isEmpty)
         #expect(!a.usual(caller: Party(raw: 5), callee: Party(raw: 7)))
         a.add(caller: Party(raw: 5), callee: Party(raw: 7))
+        #expect(!a.isEmpty)
         #expect(!a.usual(caller: Party(raw: 5), callee: Party(raw: 7)))
         a.add(caller: Party(raw: 5), callee: Party(raw: 7))
         #expect(a.usual(caller: Party(raw: 5), callee: Party(raw: 7)))
-        #expect(a.words.count == PairSketch.wordCount)
-        var b = PairSketch()
+        #expect(!a.usual(caller: Party(raw: 7), callee: Party(raw: 5)))
+        func words(_ s: PairSketch) -> [UInt64] { s.withWords { Array($0) } }
+        let before = words(a)
+        a.merge(a)
+        #expect(words(a) == before)
+        let b = PairSketch(counters: 1 << 16)
         b.merge(a)
-        var c = a
-        c.merge(PairSketch())
-        #expect(b.words == a.words)
-        #expect(c.words == a.words)
-        var once = PairSketch()
-        once.add(caller: Party(raw: 5), callee: Party(raw: 7))
-        var twice = once
-        twice.merge(once)
-        #expect(twice.usual(caller: Party(raw: 5), callee: Party(raw: 7)))
+        a.merge(PairSketch(counters: 1 << 16))
+        #expect(words(b) == before)
+        #expect(words(a) == before)
+        let once = PairSketch(counters: 1 << 16)
+        once.add(caller: Party(raw: 5), callee: Party(raw: 8))
+        let other = PairSketch(counters: 1 << 16)
+        other.add(caller: Party(raw: 5), callee: Party(raw: 8))
+        #expect(!once.usual(caller: Party(raw: 5), callee: Party(raw: 8)))
+        once.merge(other)
+        #expect(once.usual(caller: Party(raw: 5), callee: Party(raw: 8)))
+    }
+
+    /// The oracle: exact pair counts. Whatever the threads and however their adds interleave,
+    /// every counter ends at min(2, its updates), the same words as one thread adding the
+    /// same pairs; a pair called twice is always usual, and the share of strangers taken for
+    /// usual stays near ``PairSketch/falseUsualRate``.
+    @Test func pairSketchSharedByThreadsMatchesOneThread() async {
+        var rng = OrderRandom(s: 11)
+        let pairs = (0..<60_000).map { _ in (Party(raw: rng.next() % 20_000), Party(raw: rng.next() % 20_000)) }
+        let one = PairSketch(counters: 1 << 18)
+        for (a, b) in pairs { one.add(caller: a, callee: b) }
+        let shared = PairSketch(counters: 1 << 18)
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<4 {
+                group.addTask {
+                    // Each task takes every fourth pair, in its own order.
+                    for (i, (a, b)) in pairs.enumerated().reversed() where i % 4 == t {
+                        shared.add(caller: a, callee: b)
+                    }
+                }
+            }
+        }
+        #expect(shared.withWords { Array($0) } == one.withWords { Array($0) })
+        var counts: [Pair: Int] = [:]
+        for (a, b) in pairs { counts[Pair(a: a, b: b), default: 0] += 1 }
+        for (p, n) in counts where n >= 2 { #expect(one.usual(caller: p.a, callee: p.b)) }
+        var strangers = 0
+        var taken = 0
+        while strangers < 20_000 {
+            let p = Pair(a: Party(raw: 100_000 + rng.next() % 50_000), b: Party(raw: rng.next() % 20_000))
+            strangers += 1
+            if one.usual(caller: p.a, callee: p.b) { taken += 1 }
+        }
+        let rate = one.falseUsualRate
+        #expect(rate > 0.0005 && rate < 0.2)
+        #expect(Double(taken) / Double(strangers) < rate * 3 + 0.002)
+        #expect(Double(taken) / Double(strangers) > rate / 3 - 0.002)
+    }
+
+    struct Pair: Hashable {
+        var a: Party
+        var b: Party
     }
 }

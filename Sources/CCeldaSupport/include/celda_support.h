@@ -9,7 +9,7 @@ static inline __attribute__((always_inline)) void celda_prefetch(const void *p) 
 
 #include <stddef.h>
 #include <stdint.h>
-#if defined(__linux__)
+#if defined(__linux__) || defined(__APPLE__)
 #include <sys/mman.h>
 #endif
 
@@ -27,6 +27,38 @@ static inline void celda_advise_huge(void *p, size_t n) {
     (void)p;
     (void)n;
 #endif
+}
+
+/// `n` zero bytes that take no memory until written (an anonymous mapping); `NULL` when the
+/// system has none to give. Free with `celda_free_zeroed`.
+static inline void *celda_alloc_zeroed(size_t n) {
+#if defined(__linux__) || defined(__APPLE__)
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+#else
+    (void)n;
+    return NULL;
+#endif
+}
+
+static inline void celda_free_zeroed(void *p, size_t n) {
+#if defined(__linux__) || defined(__APPLE__)
+    (void)munmap(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+/// Atomically ORs `v` into `*p`; returns the previous value (relaxed: the threads that share a
+/// word only ever set bits, and are joined before anyone reads the result).
+static inline __attribute__((always_inline)) uint64_t celda_fetch_or(uint64_t *p, uint64_t v) {
+    return __atomic_fetch_or(p, v, __ATOMIC_RELAXED);
+}
+
+/// Reads `*p` while other threads may be setting bits in it.
+static inline __attribute__((always_inline)) uint64_t celda_load_relaxed(const uint64_t *p) {
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
 #endif

@@ -118,8 +118,10 @@ public struct KidnapStage: SecondStage {
         for a in found.alerts where a.severity >= .high && a.prison != nil {
             if case .line(let p) = a.entity { flagged.insert(p) }
         }
-        var pairs = found.pairSketches.first ?? PairSketch()
-        for p in found.pairSketches.dropFirst() { pairs.merge(p) }
+        guard let pairs = PairSketch.merged(found.pairSketches) else { return [] }
+        // How often the sketch takes a number never called for a usual one: every match is
+        // weighed against it.
+        let falseRate = pairs.falseUsualRate
         // Merged findings come in canonical order (by time, then source): sorted only otherwise, so
         // the biggest finding list is not copied at the end of a run.
         let byTime: (VictimLink, VictimLink) -> Bool = { ($0.time, $0.ref) < ($1.time, $1.ref) }
@@ -138,6 +140,7 @@ public struct KidnapStage: SecondStage {
                 if calls[mid].time < long.start { lo = mid + 1 } else { hi = mid }
             }
             var family: [VictimLink] = []
+            var checked = Set<Party>()
             var i = lo
             // Each test reads a random block of the sketch: the block of the call eight ahead is
             // loaded meanwhile.
@@ -146,10 +149,9 @@ public struct KidnapStage: SecondStage {
             while i < calls.count, calls[i].time <= long.end {
                 if i + ahead < calls.count { pairs.prefetch(caller: long.victim, callee: calls[i + ahead].victim) }
                 let c = calls[i]
-                if c.caller != long.caller, c.victim != long.victim,
-                    pairs.usual(caller: long.victim, callee: c.victim)
-                {
-                    family.append(c)
+                if c.caller != long.caller, c.victim != long.victim {
+                    checked.insert(c.victim)
+                    if pairs.usual(caller: long.victim, callee: c.victim) { family.append(c) }
                 }
                 i += 1
             }
@@ -157,8 +159,11 @@ public struct KidnapStage: SecondStage {
             guard !family.isEmpty,
                 flagged.contains(long.caller) || family.contains(where: { flagged.contains($0.caller) })
             else { continue }
-            seen.insert(long.victim)
             let numbers = Array(Set(family.map(\.victim))).sorted()
+            // As many false matches among the numbers checked must be unlikely.
+            let chance = Self.binomialTail(trials: checked.count, rate: falseRate, atLeast: numbers.count)
+            guard chance <= config.kidnapMaxChance else { continue }
+            seen.insert(long.victim)
             let lines = [long.caller] + Array(Set(family.map(\.caller))).sorted()
             let minutes = (long.end - long.start) / CivilTime.minute
             let prison = context.sites.prisons[long.prison]
@@ -172,10 +177,12 @@ public struct KidnapStage: SecondStage {
                     metrics: [
                         ("call_minutes", .int(Int(minutes))), ("family_numbers_called", .int(numbers.count)),
                         ("family_calls", .int(family.count)), ("lines", .int(lines.count)),
+                        ("numbers_checked", .int(checked.count)), ("chance_one_in", .int(Self.oneIn(chance))),
                     ],
                     reasons: [
                         "this number was kept \(minutes) minutes on a call with a line on towers reaching \(prison.name)",
                         "meanwhile \(lines.count - 1) other prison-linked line(s) called \(numbers.count) number(s) this person usually calls",
+                        "\(numbers.count) of the \(Self.grouped(checked.count)) numbers prison-linked lines called meanwhile are this person's usual contacts: \(Self.odds(chance)) by chance (the record of who calls whom takes a stranger for a usual contact \(Self.odds(falseRate)))",
                         "the shape of a virtual kidnapping: the victim held on the line while the family is called for ransom",
                     ],
                     evidence: ([long.ref] + family.map(\.ref)).prefix(Alert.maxEvidence).map { $0 },
@@ -183,5 +190,63 @@ public struct KidnapStage: SecondStage {
                     related: lines.map { .line($0) } + numbers.map { .victim($0) }))
         }
         return out
+    }
+
+    /// The chance of at least `k` successes in `n` trials of probability `p`.
+    static func binomialTail(trials n: Int, rate p: Double, atLeast k: Int) -> Double {
+        guard k > 0 else { return 1 }
+        guard k <= n, p > 0 else { return 0 }
+        guard p < 1 else { return 1 }
+        // The k-th term C(n,k) p^k (1-p)^(n-k), then the terms after it.
+        var term = 1.0
+        for j in 0..<k { term *= Double(n - j) / Double(j + 1) * p }
+        var q = 1.0
+        var base = 1 - p
+        var e = n - k
+        while e > 0 {
+            if e & 1 == 1 { q *= base }
+            base *= base
+            e >>= 1
+        }
+        term *= q
+        var sum = 0.0
+        var j = k
+        while j <= n, term > 0 {
+            sum += term
+            if Double(j) > Double(n) * p, term < sum * 1e-17 { break }
+            term *= Double(n - j) / Double(j + 1) * p / (1 - p)
+            j += 1
+        }
+        return min(1, sum)
+    }
+
+    /// `1 / p` as a whole number (a trillion and up for the never-seen).
+    static func oneIn(_ p: Double) -> Int {
+        p <= 1e-12 ? 1_000_000_000_000 : max(1, Int((1 / p).rounded()))
+    }
+
+    /// Odds as words: `about 1 in 4.2 million`, `less than 1 in a trillion`.
+    static func odds(_ p: Double) -> String {
+        let n = oneIn(p)
+        if n >= 1_000_000_000_000 { return "less than 1 in a trillion" }
+        for (u, word) in [(1_000_000_000, "billion"), (1_000_000, "million")] where n >= u {
+            let tenths = (n * 10 + u / 2) / u
+            return "about 1 in \(tenths / 10)\(tenths % 10 == 0 || tenths >= 1000 ? "" : ".\(tenths % 10)") \(word)"
+        }
+        // Two significant figures below a million.
+        var scale = 1
+        while n / scale >= 100 { scale *= 10 }
+        return "about 1 in \(grouped((n + scale / 2) / scale * scale))"
+    }
+
+    /// A whole number with thousands separators: `12,054`.
+    static func grouped(_ n: Int) -> String {
+        var digits = String(n)
+        var out = ""
+        while digits.count > 3 {
+            out = "," + digits.suffix(3) + out
+            digits = String(digits.dropLast(3))
+        }
+        return digits + out
     }
 }

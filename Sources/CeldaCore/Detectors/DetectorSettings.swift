@@ -23,6 +23,8 @@ public struct DetectorSettings: Sendable, Hashable {
         public var key: String
         public var comment: String
         public var slot: Slot
+        /// The values a whole-number setting may take (any `>= 0` when `nil`).
+        public var range: ClosedRange<Int>? = nil
     }
 
     /// The catalogue, in the order `celda config --defaults` prints it.
@@ -120,6 +122,15 @@ public struct DetectorSettings: Sendable, Hashable {
         .init(
             key: "victim.critical_score", comment: "score from which the alert is critical",
             slot: .double(\.victim.criticalScore)),
+        .init(
+            key: "victim.pair_sketch_mib",
+            comment:
+                "MiB of the sketch of who usually calls whom, for virtual kidnappings (one per run; about 2.5 MiB per million rows keeps false matches under one in a million)",
+            slot: .int(\.victim.pairSketchMiB), range: 1...65_536),
+        .init(
+            key: "victim.kidnap_max_chance",
+            comment: "a kidnapping's family matches must be at most this likely from the sketch's false matches",
+            slot: .double(\.victim.kidnapMaxChance)),
         .init(
             key: "tower_surge.min_calls", comment: "calls in an hour before a surge is possible",
             slot: .int(\.towerSurge.minCalls)),

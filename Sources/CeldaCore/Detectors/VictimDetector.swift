@@ -19,6 +19,12 @@ public struct VictimConfig: Sendable, Hashable {
     /// Virtual kidnapping: an answered prison-linked call at least this long keeps the victim on
     /// the line…
     public var kidnapMinCall: EventTime = 10 * CivilTime.minute
+    /// …and the numbers the victim usually calls are told from a pair sketch of this many MiB
+    /// (one per run; see ``PairSketch`` for how its size bounds false matches).
+    public var pairSketchMiB = 128
+    /// A kidnapping needs its family matches to be this unlikely by chance (the sketch's false
+    /// matches over the calls tested).
+    public var kidnapMaxChance = 0.001
     public init() {}
 }
 
@@ -74,14 +80,21 @@ public struct VictimDetector: Detector {
     /// Recent calls per number, for every number routed here (popularity).
     private var numbers = KeyTable<Popularity>(empty: Popularity(), capacity: 1 << 14)
     private let halfLife: EventTime
-    /// Calls per (caller, number) pair routed here (the numbers a line usually calls).
-    private var pairs = PairSketch()
+    /// Calls per (caller, number) pair (the numbers a line usually calls): the run's one sketch,
+    /// shared by all its shards.
+    private let pairs: PairSketch
 
     public init(config: VictimConfig = .init()) {
+        self.init(config: config, pairs: PairSketch(mebibytes: config.pairSketchMiB))
+    }
+
+    init(config: VictimConfig, pairs: PairSketch) {
         self.config = config
         self.halfLife = max(CivilTime.minute, config.window / 2)
+        self.pairs = pairs
     }
-    public func makeShard() -> VictimDetector { VictimDetector(config: config) }
+    public func makeShard() -> VictimDetector { VictimDetector(config: config, pairs: pairs) }
+    public func startingRun() -> VictimDetector { VictimDetector(config: config) }
     public var keyCount: Int { states.count }
 
     public func routingKey(of r: CallRecord, context: DetectorContext) -> UInt64? {
@@ -273,7 +286,8 @@ public struct VictimDetector: Detector {
 
     public mutating func finish(context: DetectorContext, output: inout DetectorOutput) {
         advance(to: .max, context: context, output: &output)
-        output.pairSketches.append(pairs)
+        // Every shard of the run holds the same sketch: it is listed once.
+        if !output.pairSketches.contains(where: { $0 === pairs }) { output.pairSketches.append(pairs) }
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {

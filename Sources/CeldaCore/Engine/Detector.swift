@@ -93,7 +93,8 @@ public struct DetectorOutput: Sendable {
     public var longCalls: [LongCall] = []
     /// Every prison-linked call (for the virtual-kidnapping stage).
     public var prisonCalls: [VictimLink] = []
-    /// Per-shard sketches of how often each line called each number (merged by the stages).
+    /// Sketches of how often each line called each number: one per run, which all of a run's
+    /// shards share (merged by ``merged(_:)`` when findings of several runs are put together).
     public var pairSketches: [PairSketch] = []
     public init() {}
 }
@@ -114,101 +115,6 @@ public struct LongCall: Sendable, Hashable {
         self.start = start
         self.end = end
         self.ref = ref
-    }
-}
-
-/// Which (caller, callee) pairs occurred at least twice ("the numbers a line usually calls"),
-/// without per-line state: a counting Bloom filter of 2^27 two-bit saturating counters (0, 1,
-/// 2 = "twice or more", 32 MiB), six counters in one cache-line block per pair; a pair is usual
-/// when its six counters are all 2. Counters only add, so shards merge by saturating addition and
-/// the merged filter is the same however the pairs were split across shards, threads or
-/// processes. At ten million calls a pair never seen reads as usual about once in five million,
-/// a pair seen once about once in 500.
-public struct PairSketch: Sendable {
-    static let counters = 1 << 27
-    /// Words of a sketch in use (32 counters per word).
-    public static let wordCount = counters / 32
-    /// 32 counters per word; empty until the first pair is added (shards and prototypes that
-    /// never see a call hold no memory).
-    public internal(set) var words: [UInt64]
-
-    public init() { words = [] }
-
-    /// A sketch from words written by ``words`` (all of them, or none for an empty sketch).
-    public init?(words: [UInt64]) {
-        guard words.count == PairSketch.wordCount || words.isEmpty else { return nil }
-        self.words = words
-    }
-
-    /// The six counters of a pair, all in one 64-byte block (one cache line per update).
-    @inline(__always) static func positions(_ a: Party, _ b: Party) -> (Int, Int, Int, Int, Int, Int) {
-        let h1 = StableHash.combine(StableHash.mix(a.raw), b.raw)
-        let h2 = StableHash.mix(h1 ^ 0x5851_F42D_4C95_7F2D)
-        let block = Int(h1 % UInt64(counters / 256)) * 256
-        return (
-            block + Int(h2 & 255), block + Int(h2 >> 8 & 255), block + Int(h2 >> 16 & 255),
-            block + Int(h2 >> 24 & 255), block + Int(h2 >> 32 & 255), block + Int(h2 >> 40 & 255)
-        )
-    }
-
-    @inline(__always) func count(_ i: Int) -> UInt64 { words[i >> 5] >> UInt64((i & 31) * 2) & 3 }
-
-    /// Starts loading the block of a pair.
-    @inline(__always)
-    public func prefetch(caller: Party, callee: Party) {
-        guard !words.isEmpty else { return }
-        let i = Self.positions(caller, callee).0
-        words.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + (i >> 5)) }
-    }
-
-    public mutating func add(caller: Party, callee: Party) {
-        if words.isEmpty { words = HugeArrays.make(repeating: 0, count: Self.wordCount) }
-        let p = Self.positions(caller, callee)
-        words.withUnsafeMutableBufferPointer { w in
-            @inline(__always) func bump(_ i: Int) {
-                let shift = UInt64((i & 31) * 2)
-                if w[i >> 5] >> shift & 3 < 2 { w[i >> 5] &+= 1 << shift }
-            }
-            bump(p.0)
-            bump(p.1)
-            bump(p.2)
-            bump(p.3)
-            bump(p.4)
-            bump(p.5)
-        }
-    }
-
-    /// Whether `caller` called `callee` at least twice (rare false yes, never a false no).
-    public func usual(caller: Party, callee: Party) -> Bool {
-        guard !words.isEmpty else { return false }
-        let p = Self.positions(caller, callee)
-        return count(p.0) == 2 && count(p.1) == 2 && count(p.2) == 2 && count(p.3) == 2 && count(p.4) == 2
-            && count(p.5) == 2
-    }
-
-    /// Adds another sketch's counts (saturating at 2).
-    public mutating func merge(_ o: PairSketch) {
-        guard !o.words.isEmpty else { return }
-        guard !words.isEmpty else {
-            words = o.words
-            return
-        }
-        for i in words.indices where o.words[i] != 0 {
-            var w = words[i]
-            let v = o.words[i]
-            if w == 0 {
-                words[i] = v
-                continue
-            }
-            var out: UInt64 = 0
-            for lane in 0..<32 {
-                let shift = UInt64(lane * 2)
-                let sum = min(2, (w >> shift & 3) + (v >> shift & 3))
-                out |= sum << shift
-            }
-            w = out
-            words[i] = w
-        }
     }
 }
 
@@ -251,8 +157,14 @@ public protocol Detector: Sendable {
     /// Number of keys currently held (for memory accounting and tests).
     var keyCount: Int { get }
 
-    /// A fresh, empty detector with the same configuration (one per shard).
+    /// A fresh, empty detector with the same configuration (one per shard). Shards made from one
+    /// prototype share the state that a run keeps across all keys (the `victim` pair sketch).
     func makeShard() -> Self
+
+    /// A prototype for one run: this configuration with new run-wide state, which the shards
+    /// made from it share (default: the detector itself). Engines call it once per run, so two
+    /// runs from the same detectors never see each other's calls.
+    func startingRun() -> Self
 
     /// A hint that `record` will be observed soon under `role` (its key of that role falls in
     /// this lane): start loading the state it will touch (default: nothing). Never changes results.
@@ -269,6 +181,8 @@ public protocol Detector: Sendable {
 
 extension Detector {
     public func secondaryKey(of record: CallRecord, context: DetectorContext) -> UInt64? { nil }
+
+    public func startingRun() -> Self { self }
 
     public func prefetch(_ record: CallRecord, role: KeyRole, context: DetectorContext) {}
 

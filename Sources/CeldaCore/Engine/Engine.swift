@@ -247,8 +247,9 @@ public struct Engine {
         self.config = config
         let n = max(1, config.shards)
         self.front = EngineFront(sites: sites, config: config, allowlist: allowlist)
+        let run = detectors.map { $0.startingRun() }
         self.runners = (0..<n).map {
-            ShardRunner(detectors: detectors, lane: $0, lanes: n, partition: config.partition)
+            ShardRunner(detectors: run, lane: $0, lanes: n, partition: config.partition)
         }
     }
 
@@ -331,12 +332,10 @@ extension DetectorOutput {
             ($0.start, $0.ref, $0.victim, $0.caller, $0.end, $0.prison)
                 < ($1.start, $1.ref, $1.victim, $1.caller, $1.end, $1.prison)
         }
-        if m.pairSketches.count > 1 {
-            // Taken out one by one so no sketch is copied and each is freed once added in.
-            var one = m.pairSketches.removeLast()
-            while let s = m.pairSketches.popLast() { one.merge(s) }
-            m.pairSketches = [one]
-        }
+        // The lanes of one run list the same sketch; sketches of separate runs are added up.
+        var distinct: [PairSketch] = []
+        for s in m.pairSketches where !distinct.contains(where: { $0 === s }) { distinct.append(s) }
+        m.pairSketches = PairSketch.merged(distinct).map { [$0] } ?? []
         return m
     }
 }

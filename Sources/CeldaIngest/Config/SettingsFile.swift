@@ -32,6 +32,9 @@ public enum SettingsFile {
                 }
             case .int(let k):
                 guard let i = value.integer, i >= 0 else { throw bad("a whole number") }
+                if let r = setting.range, !r.contains(i) {
+                    throw bad("a whole number from \(r.lowerBound) to \(r.upperBound)")
+                }
                 s[keyPath: k] = i
             case .double(let k):
                 guard let d = value.double, d >= 0 else { throw bad("a number") }

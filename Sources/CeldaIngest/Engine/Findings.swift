@@ -140,24 +140,27 @@ public struct ShardFindings {
             w.ref(l.ref)
         }
         // An empty sketch (a shard that saw no call) is the same as none.
-        let sketches = o.pairSketches.filter { !$0.words.isEmpty }
+        let sketches = o.pairSketches.filter { !$0.isEmpty }
         w.int(sketches.count)
         for s in sketches {
-            // Runs of zero words are common in small dumps: (zeros, literal count, literals…).
-            let words = s.words
-            var i = 0
-            while i < words.count {
-                var zeros = 0
-                while i < words.count, words[i] == 0 {
-                    zeros += 1
-                    i += 1
+            // Its size, then runs of zero words, common in small dumps: (zeros, literal count,
+            // literals…).
+            w.int(s.counters)
+            s.withWords { words in
+                var i = 0
+                while i < words.count {
+                    var zeros = 0
+                    while i < words.count, words[i] == 0 {
+                        zeros += 1
+                        i += 1
+                    }
+                    var j = i
+                    while j < words.count, words[j] != 0 { j += 1 }
+                    w.int(zeros)
+                    w.int(j - i)
+                    for k in i..<j { w.u64(words[k]) }
+                    i = j
                 }
-                var j = i
-                while j < words.count, words[j] != 0 { j += 1 }
-                w.int(zeros)
-                w.int(j - i)
-                for k in i..<j { w.u64(words[k]) }
-                i = j
             }
         }
         w.int(names.count)
@@ -238,16 +241,22 @@ public struct ShardFindings {
                         start: try r.i64(), end: try r.i64(), ref: try r.ref()))
             }
             for _ in 0..<(try r.count()) {
-                var words = [UInt64](repeating: 0, count: PairSketch.wordCount)
-                var i = 0
-                while i < words.count {
-                    i += try r.int()
-                    let n = try r.int()
-                    guard i + n <= words.count else { throw ByteReader.Short() }
-                    for k in 0..<n { words[i + k] = try r.u64() }
-                    i += n
+                // The size the shard ran with: the one its settings give.
+                let counters = try r.int()
+                let mib = (try? SettingsFile.parse(settings, path: path))?.victim.pairSketchMiB
+                guard let mib, counters == mib * PairSketch.countersPerMiB else { throw ByteReader.Short() }
+                let s = PairSketch(counters: counters)
+                try s.withMutableWords { (words) throws(ByteReader.Short) in
+                    var i = 0
+                    while i < words.count {
+                        let zeros = try r.int()
+                        let n = try r.int()
+                        guard zeros >= 0, n >= 0, i + zeros + n <= words.count else { throw ByteReader.Short() }
+                        i += zeros
+                        for k in 0..<n { words[i + k] = try r.u64() }
+                        i += n
+                    }
                 }
-                guard let s = PairSketch(words: words) else { throw ByteReader.Short() }
                 o.pairSketches.append(s)
             }
             var f = ShardFindings(

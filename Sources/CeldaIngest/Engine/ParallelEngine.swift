@@ -43,6 +43,7 @@ public final class ParallelEngine {
         snapshot = sites.snapshot()
         snapshotVersion = sites.version
         channel = BatchChannel(readers: self.threads, capacity: 8)
+        let detectors = detectors.map { $0.startingRun() }
         if self.threads == 1 {
             inline = ShardRunner(detectors: detectors, lane: 0, lanes: 1, partition: config.partition)
             return

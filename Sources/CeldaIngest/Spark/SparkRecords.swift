@@ -400,7 +400,7 @@ public final class SparkFamilyRun {
     ) {
         self.family = family
         self.context = context
-        self.detectors = detectors.filter { SparkFamily.of($0) == family }.map { $0.makeShard() }
+        self.detectors = detectors.filter { SparkFamily.of($0) == family }.map { $0.startingRun().makeShard() }
         // The engine's front does not tick on the first record it releases.
         ticks = Array(Set(bucketStarts).sorted().dropFirst())
         self.siteNames = siteNames
@@ -634,7 +634,7 @@ public struct SparkFindingsSet {
         merged.longCalls += o.longCalls
         merged.prisonCalls += o.prisonCalls
         for s in o.pairSketches {
-            if sketch == nil { sketch = s } else { sketch!.merge(s) }
+            if let sketch { sketch.merge(s) } else { sketch = s }
         }
         passes += 1
     }
