@@ -673,8 +673,8 @@ public struct SyntheticWorld {
         return n
     }
 
-    /// A jammer switched off: for five hours on the last day, dozens of phones inside one prison
-    /// each place a few calls (only when the dump spans three days or more, so a baseline exists).
+    /// A jammer switched off: for five hours on the last day, dozens of phones (hundreds in big
+    /// dumps) inside one prison each place a few calls (only when the dump spans three days or more, so a baseline exists).
     mutating func jammerSurge(day0: EventTime, daySpan: EventTime) -> Int {
         guard config.days >= 3, let p = rings.keys.sorted().first, let list = prisonTowers[p] else { return 0 }
         let tower = list[2]
@@ -682,12 +682,19 @@ public struct SyntheticWorld {
         let end = start + 5 * CivilTime.hour
         truth.surges.append(.init(tower: towers[tower].cell.formatted, start: start, end: end))
         var n = 0
-        for _ in 0..<rng.int(40...80) {
+        // 40-80 phones on a world of up to 100,000 calls a day, and as many more per 100,000 as
+        // the tower's own traffic grows with the dump (so the surge stands out at any size).
+        let scale = max(1, config.rows / config.days / 100_000)
+        for _ in 0..<rng.int(40...80) * scale {
             let line = newNumber()
             let imei = newIMEI()
             var t = start + EventTime(rng.int(0...3600)) * CivilTime.second
             let rate = Double(rng.int(1...3))
-            while t < end {
+            var placed = 0
+            // A few calls each: at most 20, under the low-and-slow rule's 30 (thousands of phones
+            // in a big dump would otherwise give a few that reach it by chance).
+            while t < end, placed < 20 {
+                placed += 1
                 let answered = rng.chance(0.5)
                 placeCall(
                     t, line, newNumber(), tower: tower, imei: imei, answered: answered,

@@ -76,6 +76,42 @@ struct KeyedStorageTests {
         #expect(maps.count(h) == 3)
     }
 
+    /// The oracle: a `Dictionary`. Random inserts, updates, removals and sweeps take the table
+    /// through its growth steps (16, 24, 32, 48, … slots) with keys clustered to collide and
+    /// probe chains that wrap at the end; every key reads back as the dictionary has it.
+    @Test func keyTableMatchesADictionary() {
+        var rng = OrderRandom(s: 5)
+        var table = KeyTable<Int>(empty: -1, capacity: 1)
+        var oracle: [UInt64: Int] = [:]
+        var sizes = Set<Int>()
+        for step in 0..<40_000 {
+            // A small key space, so keys come back after removal and chains are long.
+            let key = 1 + rng.next() % UInt64(64 + step / 20)
+            switch rng.next() % 10 {
+            case 0..<6:
+                let slot = table.findOrInsert(key)
+                table[slot] = step
+                oracle[key] = step
+            case 6..<9:
+                if let slot = table.find(key) { table.remove(at: slot) }
+                oracle[key] = nil
+            default:
+                let cut = step - 300
+                table.removeAll { $0 < cut }
+                oracle = oracle.filter { $0.value >= cut }
+            }
+            sizes.insert(table.capacity)
+            #expect(table.count == oracle.count)
+            if step % 97 == 0 {
+                for k in 1...UInt64(64 + step / 20) {
+                    #expect(table.find(k).map { table[$0] } == oracle[k])
+                }
+            }
+        }
+        #expect(sizes.contains(24) && sizes.contains(32) && sizes.contains(48) && sizes.contains(64))
+        for (k, v) in oracle { #expect(table.find(k).map { table[$0] } == v) }
+    }
+
     /// A pair counts as usual from its second call; merging adds counts (once and once is
     /// twice), an empty sketch changes nothing, and a sketch merged with itself is unchanged.
     @Test func pairSketchCountsAndMerges() {

@@ -326,6 +326,15 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
         }
         // The printed defaults read back to the defaults.
         #expect(try SettingsFile.parse(DetectorSettings().rendered(), path: "d.toml") == DetectorSettings())
+        // A whole number outside its range names the range.
+        #expect(try SettingsFile.parse("[victim]\npair_sketch_mib = 512\n", path: "c.toml").victim.pairSketchMiB == 512)
+        do {
+            _ = try SettingsFile.parse("[victim]\npair_sketch_mib = 0\n", path: "c.toml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message.contains("line 2"))
+            #expect(error.message.contains("from 1 to 8192"))
+        }
     }
 
     @Test func numberListsTakeNumbersAndPrefixes() throws {

@@ -126,7 +126,7 @@ public struct DetectorSettings: Sendable, Hashable {
             key: "victim.pair_sketch_mib",
             comment:
                 "MiB of the sketch of who usually calls whom, for virtual kidnappings (one per run; about 2.5 MiB per million rows keeps false matches under one in a million)",
-            slot: .int(\.victim.pairSketchMiB), range: 1...65_536),
+            slot: .int(\.victim.pairSketchMiB), range: 1...8_192),
         .init(
             key: "victim.kidnap_max_chance",
             comment: "a kidnapping's family matches must be at most this likely from the sketch's false matches",

@@ -3,9 +3,11 @@ public import CCeldaSupport
 /// Per-key detector state: an open-addressing hash table from nonzero 64-bit keys (packed
 /// numbers, IMEIs, cell hashes) to values stored in the slots themselves.
 ///
-/// A lookup is one multiply and, at the table's load (at most 70%), a few probes into
+/// A lookup is two multiplies and, at the table's load (at most 70%), a few probes into
 /// one array, so the key and its state usually share a cache line; there is no per-key
-/// allocation. Values are mutated in place through their slot (`table[slot]`). Removal closes the
+/// allocation. A full table grows by half and then by a third in turn (16, 24, 32, 48, …
+/// slots), not by doubling: every slot is written when a table grows, so its whole size is
+/// resident, and steps of 1.5× and 1.33× leave a big table about a sixth smaller on average. Values are mutated in place through their slot (`table[slot]`). Removal closes the
 /// probe chain by backward shifting (no tombstones build up under key churn), which moves other
 /// keys, so slots are valid only until the next insertion or removal.
 ///
@@ -24,7 +26,6 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
 
     @usableFromInline var slots: [Slot]
     @usableFromInline let empty: Value
-    @usableFromInline var shift: UInt64
     @usableFromInline var used = 0
 
     /// Keys held.
@@ -36,16 +37,21 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
         while (1 << bits) * 7 < capacity * 10 { bits += 1 }
         self.empty = empty
         slots = HugeArrays.make(repeating: Slot(key: 0, value: empty), count: 1 << bits)
-        shift = UInt64(64 - bits)
     }
 
     @inlinable public var isEmpty: Bool { used == 0 }
     /// Slots (occupied or not), for visiting every key.
     @inlinable public var capacity: Int { slots.count }
 
+    /// The slot where a key's probe starts: the high bits of its multiplicative hash, scaled to
+    /// the table's size.
     @inlinable @inline(__always) func home(_ key: UInt64) -> Int {
-        Int(truncatingIfNeeded: ((key ^ key >> 29) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        let h = (key ^ key >> 29) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(truncatingIfNeeded: slots.count)).high)
     }
+
+    /// The slot after `i` (the probe wraps at the end).
+    @inlinable @inline(__always) func after(_ i: Int) -> Int { i + 1 == slots.count ? 0 : i + 1 }
 
     /// The value in an occupied slot.
     @inlinable public subscript(slot: Int) -> Value {
@@ -65,14 +71,13 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     /// The slot of `key`, or `nil`.
     @inlinable @inline(__always)
     public func find(_ key: UInt64) -> Int? {
-        let mask = slots.count - 1
         var i = home(key)
         return slots.withUnsafeBufferPointer { s in
             while true {
                 let k = s[i].key
                 if k == key { return i }
                 if k == 0 { return nil }
-                i = (i + 1) & mask
+                i = i + 1 == s.count ? 0 : i + 1
             }
         }
     }
@@ -82,13 +87,12 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     public mutating func findOrInsert(_ key: UInt64) -> Int {
         precondition(key != 0, "KeyTable keys are nonzero")
         if (used + 1) * 10 > slots.count * 7 { grow() }
-        let mask = slots.count - 1
         var i = home(key)
         while true {
             let k = slots[i].key
             if k == key { return i }
             if k == 0 { break }
-            i = (i + 1) & mask
+            i = after(i)
         }
         slots[i].key = key
         used += 1
@@ -98,13 +102,12 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     @inlinable
     mutating func grow() {
         let old = slots
-        let bits = 64 - Int(shift) + 1
-        slots = HugeArrays.make(repeating: Slot(key: 0, value: empty), count: 1 << bits)
-        shift = UInt64(64 - bits)
-        let mask = slots.count - 1
+        // 2^k → 1.5 · 2^k → 2^(k+1).
+        let n = old.count & (old.count - 1) == 0 ? old.count + old.count / 2 : old.count / 3 * 4
+        slots = HugeArrays.make(repeating: Slot(key: 0, value: empty), count: n)
         for s in old where s.key != 0 {
             var i = home(s.key)
-            while slots[i].key != 0 { i = (i + 1) & mask }
+            while slots[i].key != 0 { i = after(i) }
             slots[i] = s
         }
     }
@@ -112,11 +115,10 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     /// Removes the key in `slot` (backward shift: later keys of its probe chain move up).
     @inlinable
     public mutating func remove(at slot: Int) {
-        let mask = slots.count - 1
         var hole = slot
         var j = slot
         while true {
-            j = (j + 1) & mask
+            j = after(j)
             let k = slots[j].key
             if k == 0 { break }
             let h = home(k)
