@@ -682,9 +682,10 @@ public struct SyntheticWorld {
         let end = start + 5 * CivilTime.hour
         truth.surges.append(.init(tower: towers[tower].cell.formatted, start: start, end: end))
         var n = 0
-        // 40-80 phones on a world of up to 100,000 calls a day, and as many more per 100,000 as
-        // the tower's own traffic grows with the dump (so the surge stands out at any size).
-        let scale = max(1, config.rows / config.days / 100_000)
+        // 40-80 phones on a world of up to 200,000 calls a day, and as many more per 200,000 as
+        // the tower's own traffic grows with the dump: 4 to 7 times the tower's usual hour at 10
+        // million calls a day, past the rule's 3 times.
+        let scale = max(1, config.rows / config.days / 200_000)
         for _ in 0..<rng.int(40...80) * scale {
             let line = newNumber()
             let imei = newIMEI()
