@@ -9,6 +9,7 @@ import CPcap
 /// The binary is not linked against libpcap, so CSV-only runs (and the Spark mode) start on
 /// machines without it; reading a capture there is a clear error naming the library.
 struct PcapLibrary: @unchecked Sendable {
+    typealias OpenFn = @convention(c) (UnsafePointer<CChar>?, UInt32, UnsafeMutablePointer<CChar>?) -> OpaquePointer?
     typealias FOpenFn =
         @convention(c) (UnsafeMutablePointer<FILE>?, UInt32, UnsafeMutablePointer<CChar>?) -> OpaquePointer?
     typealias NextFn =
@@ -21,6 +22,7 @@ struct PcapLibrary: @unchecked Sendable {
     typealias CloseFn = @convention(c) (OpaquePointer?) -> Void
     typealias VersionFn = @convention(c) () -> UnsafePointer<CChar>?
 
+    let open: OpenFn
     let fopen: FOpenFn
     let next: NextFn
     let datalink: IntFn
@@ -50,7 +52,8 @@ struct PcapLibrary: @unchecked Sendable {
             guard let p = dlsym(handle, name) else { return nil }
             return unsafeBitCast(p, to: type)
         }
-        guard let fopen = sym("pcap_fopen_offline_with_tstamp_precision", FOpenFn.self),
+        guard let open = sym("pcap_open_offline_with_tstamp_precision", OpenFn.self),
+            let fopen = sym("pcap_fopen_offline_with_tstamp_precision", FOpenFn.self),
             let next = sym("pcap_next_ex", NextFn.self),
             let datalink = sym("pcap_datalink", IntFn.self),
             let precision = sym("pcap_get_tstamp_precision", IntFn.self),
@@ -63,7 +66,7 @@ struct PcapLibrary: @unchecked Sendable {
         let version = sym("pcap_lib_version", VersionFn.self).flatMap { $0() }.map { String(cString: $0) } ?? "libpcap"
         return .success(
             PcapLibrary(
-                fopen: fopen, next: next, datalink: datalink, precision: precision, geterr: geterr,
+                open: open, fopen: fopen, next: next, datalink: datalink, precision: precision, geterr: geterr,
                 close: close,
                 version: version))
     }
@@ -91,9 +94,6 @@ final class PcapFile {
     let nanoseconds: Bool
     @exclusivity(unchecked) private(set) var count = 0
 
-    /// Bytes libpcap's file reads take at a time.
-    static let bufferSize = 1 << 20
-
     /// Opens a capture file by path, or reads one from a stream (a pipe, standard input, or a
     /// gzip-compressed capture) through a `FILE` that pulls from `stream`.
     init(path: String, stream: (any ByteSource)? = nil) throws(InputError) {
@@ -111,18 +111,10 @@ final class PcapFile {
             guard let file = StreamFile.open(stream) else {
                 throw InputError(.unreadable, path: path, "cannot set up a stream for libpcap")
             }
-            setvbuf(file, nil, _IOFBF, Self.bufferSize)
             h = errbuf.withUnsafeMutableBufferPointer { lib.fopen(file, precision, $0.baseAddress) }
             if h == nil { fclose(file) }
         } else {
-            // Opened here rather than by libpcap, for a bigger buffer: libpcap's `fopen` reads
-            // 4 KiB at a time, and those read calls took a third of `celda calls`' CPU time.
-            guard let file = fopen(path, "rb") else {
-                throw InputError(.unreadable, path: path, "cannot open: \(String(cString: strerror(errno)))")
-            }
-            setvbuf(file, nil, _IOFBF, Self.bufferSize)
-            h = errbuf.withUnsafeMutableBufferPointer { lib.fopen(file, precision, $0.baseAddress) }
-            if h == nil { fclose(file) }
+            h = errbuf.withUnsafeMutableBufferPointer { lib.open(path, precision, $0.baseAddress) }
         }
         guard let h else {
             let message = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
