@@ -1,5 +1,3 @@
-internal import CCeldaSupport
-
 /// Numbers and prefixes (for `--allowlist` and `--watchlist`).
 public struct NumberList: Sendable {
     var exact = Set<UInt64>()
