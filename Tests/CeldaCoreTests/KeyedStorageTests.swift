@@ -184,3 +184,33 @@ struct KeyedStorageTests {
         var b: Party
     }
 }
+
+@Suite struct StableHashTests {
+    /// Every byte of a row counts, at every length (the two lanes, the eight-byte step and the
+    /// overlapping tail load): changing any one byte, or the length, changes the hash.
+    @Test func wordsHashSeesEveryByte() {
+        var rng = OrderRandom(s: 9)
+        var bytes = (0..<80).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        func hash(_ n: Int) -> UInt64 {
+            bytes.withUnsafeBytes { StableHash.words(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        var byLength = Set<UInt64>()
+        for n in 0...80 {
+            let h = hash(n)
+            byLength.insert(h)
+            #expect(hash(n) == h)
+            for k in 0..<n {
+                bytes[k] ^= 0x5A
+                #expect(hash(n) != h, "length \(n), byte \(k)")
+                bytes[k] ^= 0x5A
+            }
+        }
+        #expect(byLength.count == 81)
+        // Zero bytes at the end still count (the length is hashed).
+        let zeros = [UInt8](repeating: 0, count: 24)
+        let hashes = Set(
+            (0...24).map { n in zeros.withUnsafeBytes { StableHash.words(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            })
+        #expect(hashes.count == 25)
+    }
+}

@@ -120,8 +120,8 @@ public struct KidnapStage: SecondStage {
         }
         guard let pairs = PairSketch.merged(found.pairSketches) else { return [] }
         // How often the sketch takes a number never called for a usual one: every match is
-        // weighed against it.
-        let falseRate = pairs.falseUsualRate
+        // weighed against it. Read once, at the first match (it counts the whole sketch).
+        var falseRateRead: Double?
         // Merged findings come in canonical order (by time, then source): sorted only otherwise, so
         // the biggest finding list is not copied at the end of a run.
         let byTime: (VictimLink, VictimLink) -> Bool = { ($0.time, $0.ref) < ($1.time, $1.ref) }
@@ -160,6 +160,13 @@ public struct KidnapStage: SecondStage {
                 flagged.contains(long.caller) || family.contains(where: { flagged.contains($0.caller) })
             else { continue }
             let numbers = Array(Set(family.map(\.victim))).sorted()
+            let falseRate: Double
+            if let r = falseRateRead {
+                falseRate = r
+            } else {
+                falseRate = pairs.falseUsualRate
+                falseRateRead = falseRate
+            }
             // As many false matches among the numbers checked must be unlikely.
             let chance = Self.binomialTail(trials: checked.count, rate: falseRate, atLeast: numbers.count)
             guard chance <= config.kidnapMaxChance else { continue }
