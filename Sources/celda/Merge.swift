@@ -29,15 +29,30 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         var parts: [ShardFindings] = []
+        // Each shard's pair sketch (128 MiB by default) is added into the first one as it is
+        // read, so a merge of N shards holds one sketch, not N. Sketches of another size belong
+        // to other settings, which the check below refuses; they are left with their part.
+        var sketch: PairSketch?
         for path in shards {
             do {
                 let bytes = try FileSystemLite.read(path)
-                parts.append(try ShardFindings.decode(bytes, path: path))
+                var f = try ShardFindings.decode(bytes, path: path)
+                f.output.pairSketches = f.output.pairSketches.filter { s in
+                    guard let sketch else {
+                        sketch = s
+                        return false
+                    }
+                    guard sketch.counters == s.counters else { return true }
+                    sketch.merge(s)
+                    return false
+                }
+                parts.append(f)
             } catch {
                 ProcessInfoLite.stderr("celda: \(error)")
                 throw CeldaExit(code: 1)
             }
         }
+        if let sketch { parts[0].output.pairSketches.append(sketch) }
         let n = parts[0].parts
         let seen = parts.map(\.part).sorted()
         guard parts.allSatisfy({ $0.parts == n }), seen == Array(0..<n) else {

@@ -606,6 +606,24 @@ enum CallsHeader {
         }
     }
 
+    /// Shards run with other settings (here a pair sketch of another size) are refused with a
+    /// message, whatever order they come in, not merged.
+    @Test func shardsOfOtherSettingsAreRefused() throws {
+        let dir = Self.world
+        let config = dir + "/small-sketch.toml"
+        try "[victim]\npair_sketch_mib = 4\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let a = dir + "/other-0-of-2.bin"
+        let b = dir + "/other-1-of-2.bin"
+        #expect(try Self.analyze(dir + "/cdr.csv", ["--shard", "0/2"], to: a).status == 0)
+        #expect(try Self.analyze(dir + "/cdr.csv", ["--shard", "1/2", "--config", config], to: b).status == 0)
+        for files in [[a, b], [b, a]] {
+            let m = try CLI.run(["merge"] + files + ["-o", dir + "/other.jsonl"])
+            #expect(m.status == 64)
+            #expect(m.stderr.contains("refusing to merge"), "\(m.stderr)")
+            #expect(m.stderr.split(separator: "\n").count == 1, "\(m.stderr)")
+        }
+    }
+
     @Test func badShardAndThreadValuesAreUsageErrors() throws {
         for args in [["--shard", "3/3"], ["--shard", "x"], ["--threads", "0"]] {
             let r = try CLI.run(["analyze", "Samples/cdr/sample.csv.gz"] + args)
