@@ -37,15 +37,7 @@ struct Merge: ParsableCommand {
             do {
                 let bytes = try FileSystemLite.read(path)
                 var f = try ShardFindings.decode(bytes, path: path)
-                f.output.pairSketches = f.output.pairSketches.filter { s in
-                    guard let sketch else {
-                        sketch = s
-                        return false
-                    }
-                    guard sketch.counters == s.counters else { return true }
-                    sketch.merge(s)
-                    return false
-                }
+                f.output.pairSketches.removeAll { PairSketch.accumulate($0, into: &sketch) }
                 parts.append(f)
             } catch {
                 ProcessInfoLite.stderr("celda: \(error)")

@@ -144,10 +144,23 @@ public final class PairSketch: @unchecked Sendable {
         try body(UnsafeMutableBufferPointer(start: words, count: wordCount))
     }
 
-    /// One sketch from several (the first, with the others added in); `nil` for none.
+    /// Adds `s` into `total` (or makes it the total when there is none yet); `false`, leaving
+    /// both as they are, when the two differ in size (sketches of other settings).
+    @discardableResult
+    public static func accumulate(_ s: PairSketch, into total: inout PairSketch?) -> Bool {
+        guard let t = total else {
+            total = s
+            return true
+        }
+        guard t.counters == s.counters else { return false }
+        t.merge(s)
+        return true
+    }
+
+    /// One sketch from several of one size (the first, with the others added in); `nil` for none.
     public static func merged(_ sketches: [PairSketch]) -> PairSketch? {
-        guard let first = sketches.first else { return nil }
-        for s in sketches.dropFirst() { first.merge(s) }
-        return first
+        var total: PairSketch?
+        for s in sketches { accumulate(s, into: &total) }
+        return total
     }
 }

@@ -286,8 +286,8 @@ public struct VictimDetector: Detector {
 
     public mutating func finish(context: DetectorContext, output: inout DetectorOutput) {
         advance(to: .max, context: context, output: &output)
-        // Every shard of the run holds the same sketch: it is listed once.
-        if !output.pairSketches.contains(where: { $0 === pairs }) { output.pairSketches.append(pairs) }
+        // Every shard of the run lists the same sketch; merged findings keep it once.
+        output.pairSketches.append(pairs)
     }
 
     public mutating func advance(to watermark: EventTime, context: DetectorContext, output: inout DetectorOutput) {

@@ -633,9 +633,8 @@ public struct SparkFindingsSet {
         merged.victimCandidates += o.victimCandidates
         merged.longCalls += o.longCalls
         merged.prisonCalls += o.prisonCalls
-        for s in o.pairSketches {
-            if let sketch { sketch.merge(s) } else { sketch = s }
-        }
+        // The settings match (checked above), so the sketches are of one size.
+        for s in o.pairSketches { PairSketch.accumulate(s, into: &sketch) }
         passes += 1
     }
 
