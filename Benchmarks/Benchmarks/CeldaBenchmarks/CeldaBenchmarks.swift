@@ -14,6 +14,7 @@ import CeldaIngest
 /// | `Core.burst.steady.100kRecords` | `observe` of the next 36 hours into a detector that saw the first 36 |
 /// | `Core.engine.steady.100kRecords` | `ingest` of the next 36 hours into an engine that saw the first 36 |
 /// | `Core.engine.all.steady.100kRecords` | the same with every detector `celda analyze` runs |
+/// | `Core.engine.all.quiet.steady.100kRecords` | every detector, a third 36 hours of ordinary traffic only (no extortion lines, so no alerts) after two |
 /// | `Ingest.mappedDump.100kRows` | a `DumpReader` over the CSV as a mapped file (the chunked decode `analyze` uses), every record |
 ///
 /// Every sample processes all ``Workload/rows`` rows once (`scalingFactor: .one`, so
@@ -188,6 +189,27 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(engine.finish().count)
     }
 
+    Benchmark("Core.engine.all.quiet.steady.100kRecords", configuration: configuration(setup: setup)) { b in
+        let data = workload
+        var engine = Engine(detectors: allDetectors(), sites: data.sites, config: EngineConfig())
+        for r in data.records {
+            engine.ingest(r)
+        }
+        for r in data.quietNextRecords {
+            engine.ingest(r)
+        }
+        b.startMeasurement()
+        for _ in b.scaledIterations {
+            for r in data.quietNextRecords {
+                var later = r
+                later.start += Workload.span
+                engine.ingest(later)
+            }
+        }
+        b.stopMeasurement()
+        blackHole(engine.finish().count)
+    }
+
     Benchmark("Ingest.mappedDump.100kRows", configuration: configuration(setup: setup)) { b in
         let path = workloadFile
         b.startMeasurement()
@@ -297,6 +319,9 @@ struct Workload: Sendable {
     let records: [CallRecord]
     /// The same records shifted by ``span`` (the next 36 hours), for the steady-state benchmarks.
     let nextRecords: [CallRecord]
+    /// ``nextRecords`` without the extortion lines' calls (96,487 of the 100,000): the next 36
+    /// hours of ordinary traffic, which raises no alert.
+    let quietNextRecords: [CallRecord]
     /// No towers, no prisons: every record stays unlocated.
     let sites: SiteTable
 
@@ -402,8 +427,10 @@ struct Workload: Sendable {
         drafts.reserveCapacity(rows)
 
         // Extortion lines: three sessions each of short calls to new numbers.
+        var lines = Set<UInt64>()
         for _ in 0..<extortionLines {
             let line = nationalNumber(&rng)
+            lines.insert(line)
             let imei = 350_000_000_000_000 + UInt64(rng.below(10_000_000_000_000))
             let imsi = 334_020_000_000_000 + UInt64(rng.below(1_000_000_000))
             let cell = cells[rng.below(cells.count)]
@@ -542,14 +569,16 @@ struct Workload: Sendable {
             }
         }
         precondition(rowFields.count == rows)
+        let nextRecords = records.map { r in
+            var next = r
+            next.start += Self.span
+            return next
+        }
         let workload = Workload(
             csv: csv, headerEnd: headerEnd, header: header, rowFields: rowFields, rowOffsets: offsets,
-            records: records,
-            nextRecords: records.map { r in
-                var next = r
-                next.start += Self.span
-                return next
-            }, sites: SiteTable(towers: [], prisons: []))
+            records: records, nextRecords: nextRecords,
+            quietNextRecords: nextRecords.filter { r in !lines.contains(r.caller.raw - e164Base) },
+            sites: SiteTable(towers: [], prisons: []))
         workload.check()
         return workload
     }
