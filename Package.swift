@@ -26,7 +26,8 @@ let package = Package(
         .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
         // zlib for gzip-compressed dumps.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // Compiler intrinsics Swift does not expose (a cache prefetch hint). No I/O.
+        // Compiler intrinsics Swift does not expose (a cache prefetch hint, atomics, huge-page
+        // advice, thread names). No I/O.
         .target(name: "CCeldaSupport"),
         // Model, geo, windowed statistics, detectors, engine, alert encoding. No Foundation, no I/O.
         .target(
@@ -40,7 +41,7 @@ let package = Package(
         // Readers: files (mmap / chunked / gzip), CSV CDR dumps, towers, prisons.
         .target(
             name: "CeldaIngest",
-            dependencies: ["CeldaCore", "CZlib", "CPcap"],
+            dependencies: ["CeldaCore", "CCeldaSupport", "CZlib", "CPcap"],
             swiftSettings: strict
         ),
         // The synthetic-world generator behind `celda synth` (lives with the samples it makes).

@@ -187,7 +187,7 @@ final class ChunkPipeline: @unchecked Sendable {
     var count: Int { starts.count - 1 }
 
     private func start() {
-        pthread_detach(Threads.start("a decoding thread") { self.work() })
+        pthread_detach(Threads.start("a decoding thread", name: "celda-decode") { self.work() })
         workers += 1
     }
 

@@ -335,7 +335,7 @@ final class CaptureThread: @unchecked Sendable {
         self.producer = producer
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(changed, nil)
-        thread = Threads.start("the capture decoding thread") { self.main() }
+        thread = Threads.start("the capture decoding thread", name: "celda-capture") { self.main() }
     }
 
     deinit {

@@ -131,7 +131,7 @@ final class Worker: @unchecked Sendable {
     }
 
     func start() {
-        thread = Threads.start("a worker thread", stackSize: 16 << 20) { self.main() }
+        thread = Threads.start("a worker thread", name: "celda-lane", stackSize: 16 << 20) { self.main() }
     }
 
     func main() {

@@ -1,3 +1,5 @@
+import CCeldaSupport
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -11,13 +13,21 @@ enum Threads {
     }
 
     /// Starts `body` on a new thread (`stackSize` bytes of stack when given); `what` names it in
-    /// the error when it cannot start.
-    static func start(_ what: String, stackSize: Int? = nil, _ body: @escaping () -> Void) -> pthread_t {
+    /// the error when it cannot start, `name` (at most 15 bytes) in `top -H`, `ps -L` and
+    /// `/proc/PID/task/*/comm`, so a profile can tell the threads apart.
+    static func start(
+        _ what: String, name: String, stackSize: Int? = nil, _ body: @escaping () -> Void
+    ) -> pthread_t {
         var thread = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         if let stackSize { pthread_attr_setstacksize(&attr, stackSize) }
-        let box = Unmanaged.passRetained(Body(body)).toOpaque()
+        let box = Unmanaged.passRetained(
+            Body {
+                name.withCString { celda_name_this_thread($0) }
+                body()
+            }
+        ).toOpaque()
         let rc = pthread_create(
             &thread, &attr,
             { arg in
