@@ -295,6 +295,31 @@ struct OrderRandom {
         #expect(run(shards: 7) == one)
     }
 
+    /// The lanes' ownership table says what the partition rule says, for every key, lane and
+    /// shard tried, and the lanes of one process split its keys without overlap.
+    @Test func laneRouteMatchesThePartitionRule() {
+        var x: UInt64 = 0x1234_5678
+        let keys = (0..<20_000).map { _ -> UInt64 in
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return x >> 1 | 1
+        }
+        for partition in [KeyPartition.whole, KeyPartition(part: 1, parts: 3), KeyPartition(part: 6, parts: 7)] {
+            for lanes in [1, 2, 3, 5] {
+                let routes = (0..<lanes).map { LaneRoute(lane: $0, lanes: lanes, partition: partition) }
+                var mismatches = 0
+                for k in keys {
+                    let owners = routes.indices.filter { routes[$0].owns(k) }
+                    let rule = partition.lane(of: k, lanes: lanes)
+                    if owners != (rule.map { [$0] } ?? []) { mismatches += 1 }
+                }
+                #expect(mismatches == 0, "partition \(partition.part)/\(partition.parts), \(lanes) lanes")
+            }
+        }
+        // Every key is the one lane's when there is one lane and one process.
+        #expect(LaneRoute(lane: 0, lanes: 1, partition: .whole).everything)
+        #expect(!LaneRoute(lane: 0, lanes: 2, partition: .whole).everything)
+    }
+
     @Test func idleLinesAreEvicted() {
         var records: [CallRecord] = []
         for k in 0..<200 {

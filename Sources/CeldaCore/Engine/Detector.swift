@@ -169,12 +169,10 @@ public protocol Detector: Sendable {
     func prefetch(_ record: CallRecord, role: KeyRole, context: DetectorContext)
 
     /// Feeds a batch: for each record in order, the ticks due before it (``advance(to:context:output:)``),
-    /// then the record under each of its keys that falls in `lane`. The default does exactly that
+    /// then the record under each of its keys that `route` owns. The default does exactly that
     /// with ``routingKey(of:context:)``, ``secondaryKey(of:context:)`` and ``observe(_:role:context:output:)``;
     /// the engine calls it once per batch so the per-record calls are direct, not dynamic.
-    mutating func run(
-        _ batch: Batch, lane: Int, lanes: Int, partition: KeyPartition, context: DetectorContext,
-        output: inout DetectorOutput)
+    mutating func run(_ batch: Batch, route: LaneRoute, context: DetectorContext, output: inout DetectorOutput)
 }
 
 extension Detector {
@@ -185,8 +183,7 @@ extension Detector {
     public func prefetch(_ record: CallRecord, role: KeyRole, context: DetectorContext) {}
 
     public mutating func run(
-        _ batch: Batch, lane: Int, lanes: Int, partition: KeyPartition, context: DetectorContext,
-        output: inout DetectorOutput
+        _ batch: Batch, route: LaneRoute, context: DetectorContext, output: inout DetectorOutput
     ) {
         var t = 0
         let ticks = batch.ticks
@@ -194,7 +191,6 @@ extension Detector {
         // state of this lane's records is prefetched (the other lanes' records would load slots
         // of keys this lane never holds), and the decision is reused when the record comes up.
         let ahead = 8
-        let single = lanes == 1 && partition.parts == 1
         var mine: UInt64 = 0  // bit 2k: record k (mod 16) under its primary key, 2k + 1: secondary
         // Not inside a closure: calling `self` from one copies the detector per call.
         let records = batch.records
@@ -203,15 +199,11 @@ extension Detector {
             if k < records.count {
                 let r = records[k]
                 var bits: UInt64 = 0
-                if let key = routingKey(of: r, context: context),
-                    single || partition.lane(of: key, lanes: lanes) == lane
-                {
+                if let key = routingKey(of: r, context: context), route.owns(key) {
                     bits |= 1
                     prefetch(r, role: .primary, context: context)
                 }
-                if let key = secondaryKey(of: r, context: context),
-                    single || partition.lane(of: key, lanes: lanes) == lane
-                {
+                if let key = secondaryKey(of: r, context: context), route.owns(key) {
                     bits |= 2
                     prefetch(r, role: .secondary, context: context)
                 }
