@@ -27,7 +27,7 @@ public struct ReorderBuffer {
     static let width: EventTime = 1_000_000
     /// A bucket's least storage, in records. Quiet seconds hold a varying handful; with room
     /// for 4, a second busier than any before it took storage again (516 mallocs per 100,000
-    /// records of steady traffic at about one record a second). Sixteen costs 1.5 KiB a bucket.
+    /// records of steady traffic at about one record a second). Sixteen costs 1.4 KiB a bucket.
     static let minimumRoom = 16
     private var buckets: [Bucket]
     /// The second of the oldest bucket that may hold records.
