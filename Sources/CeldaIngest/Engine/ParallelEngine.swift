@@ -27,7 +27,11 @@ public final class ParallelEngine {
     public let threads: Int
     /// Prison-linked calls a lane gathers before they go to its ``FindingSpill``.
     let spillBlock: Int
-    static let batchSize = 4096
+    /// Records per batch. With 8 batches in flight, the front runs up to 262,144 records (23 MB)
+    /// ahead of the lanes. Batches of 4,096 made the lanes wait and wake 2.5 times as often: on
+    /// 2 cores, with 5 threads, a 10M-row run took about 10% longer and 9% more CPU (medians of
+    /// 6 alternating runs). 65,536 was faster still, but took a 50M-row run past 1 GB.
+    static let batchSize = 32_768
 
     public init(
         detectors: [any Detector], sites: SiteTable, config: EngineConfig, stages: [any SecondStage],
