@@ -317,23 +317,26 @@ func tempFile(_ name: String, _ bytes: [UInt8]) -> String {
         #expect(s.burst.window == 90 * CivilTime.minute)
         #expect(s.burst.minCalls == 25)
         #expect(s.victim.window == 24 * CivilTime.hour)
-        do {
-            _ = try SettingsFile.parse("[burst]\nwindow = \"90m\"\nmin_cals = 25\n", path: "c.toml")
-            Issue.record("expected an error")
-        } catch {
-            #expect(error.message.contains("line 3"))
-            #expect(error.message.contains("burst.min_cals"))
-        }
+        let typo = Self.error(parsing: "[burst]\nwindow = \"90m\"\nmin_cals = 25\n")
+        #expect(typo.contains("line 3"))
+        #expect(typo.contains("burst.min_cals"))
         // The printed defaults read back to the defaults.
         #expect(try SettingsFile.parse(DetectorSettings().rendered(), path: "d.toml") == DetectorSettings())
         // A whole number outside its range names the range.
         #expect(try SettingsFile.parse("[victim]\npair_sketch_mib = 512\n", path: "c.toml").victim.pairSketchMiB == 512)
+        let outOfRange = Self.error(parsing: "[victim]\npair_sketch_mib = 0\n")
+        #expect(outOfRange.contains("line 2"))
+        #expect(outOfRange.contains("from 1 to 8192"))
+    }
+
+    /// The message of the error a settings file gives ("" and a recorded issue when it parses).
+    static func error(parsing text: String) -> String {
         do {
-            _ = try SettingsFile.parse("[victim]\npair_sketch_mib = 0\n", path: "c.toml")
+            _ = try SettingsFile.parse(text, path: "c.toml")
             Issue.record("expected an error")
+            return ""
         } catch {
-            #expect(error.message.contains("line 2"))
-            #expect(error.message.contains("from 1 to 8192"))
+            return error.message
         }
     }
 

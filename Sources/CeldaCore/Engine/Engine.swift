@@ -194,17 +194,12 @@ public struct EngineFront {
 /// One lane's detectors: a shard of every family, fed whole batches; it takes the records whose
 /// keys fall in its lane.
 public struct ShardRunner: Sendable {
-    public let lane: Int
-    public let lanes: Int
-    public let partition: KeyPartition
+    /// The key groups this lane owns.
     let route: LaneRoute
     private var families: [any Detector]
     public private(set) var output = DetectorOutput()
 
     public init(detectors: [any Detector], lane: Int, lanes: Int, partition: KeyPartition = .whole) {
-        self.lane = lane
-        self.lanes = lanes
-        self.partition = partition
         self.route = LaneRoute(lane: lane, lanes: lanes, partition: partition)
         self.families = detectors.map { $0.makeShard() }
     }
