@@ -27,7 +27,7 @@ let package = Package(
         // zlib for gzip-compressed dumps.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Compiler intrinsics Swift does not expose (a cache prefetch hint, atomics, huge-page
-        // advice, thread names). No I/O.
+        // advice, thread names, SSE2 byte matching). No I/O.
         .target(name: "CCeldaSupport"),
         // Model, geo, windowed statistics, detectors, engine, alert encoding. No Foundation, no I/O.
         .target(

@@ -47,6 +47,11 @@ public struct AssembledCall: Sendable {
     }
 }
 
+extension AssembledCall {
+    /// A placeholder with no strings to keep alive, swapped in where a call is moved out.
+    static var empty: AssembledCall { AssembledCall(callID: "", start: 0, caller: "", callee: "", icid: "", packet: 0) }
+}
+
 /// Builds calls out of SIP messages, one per dialog (Call-ID).
 ///
 /// The initial INVITE (no To-tag) starts a call; its retransmissions, copies seen at other hops
@@ -58,6 +63,8 @@ public struct AssembledCall: Sendable {
 final class CallAssembler {
     struct Dialog {
         var call: AssembledCall
+        /// A dialog, not a free slot.
+        var live = true
         var ended = false
         var challenged = false
         /// Released as it is (timeout, limit, or end of capture).
@@ -67,6 +74,9 @@ final class CallAssembler {
         var fromTag: String
         /// ``CallAssembler/key(_:)`` of the Call-ID.
         var key: UInt64
+
+        /// What a free slot holds (no strings to keep alive).
+        static var free: Dialog { Dialog(call: .empty, live: false, lastActivity: 0, fromTag: "", key: 0) }
     }
 
     let limits: CaptureLimits
@@ -74,7 +84,9 @@ final class CallAssembler {
     // The assembler is used from one thread and never re-entered (`emit` and `fault` only write
     // out), so its state skips the run-time exclusivity checks a class's properties get
     // (`swift_beginAccess` was 8% of `celda calls`).
-    @exclusivity(unchecked) var slots: [Dialog?] = []
+    // Not `[Dialog?]`: an optional element is copied whole (five strings retained) to test it or
+    // read one field, on every message; a plain element is read in place.
+    @exclusivity(unchecked) var slots: [Dialog] = []
     @exclusivity(unchecked) var free: [Int] = []
     /// Open dialogs by a hash of the Call-ID bytes (checked against the dialog's Call-ID).
     @exclusivity(unchecked) var byCallIDHash = KeyTable<Int32>(empty: -1, capacity: 4096)
@@ -91,7 +103,7 @@ final class CallAssembler {
     /// Idle dialogs are looked for this often (capture time): a sixteenth of the timeout, at
     /// least 10 s. Calls are released in the order their INVITEs came whenever they close.
     var sweepEvery: Int64 { max(10_000_000, limits.dialogTimeout / 16) }
-    let emit: (AssembledCall) -> Void
+    let emit: (consuming AssembledCall) -> Void
     let fault: (String, Int, String) -> Void
     /// In-dialog requests or responses whose dialog was never seen (capture began mid-call).
     private(set) var orphans = 0
@@ -100,7 +112,7 @@ final class CallAssembler {
     let keyMask: UInt64
 
     init(
-        limits: CaptureLimits, keyMask: UInt64 = ~0, emit: @escaping (AssembledCall) -> Void,
+        limits: CaptureLimits, keyMask: UInt64 = ~0, emit: @escaping (consuming AssembledCall) -> Void,
         fault: @escaping (String, Int, String) -> Void
     ) {
         self.limits = limits
@@ -119,7 +131,7 @@ final class CallAssembler {
         if s.method != nil && s.pani.count > 0 { return false }
         if let at = byCallIDHash.find(h) {
             let slot = Int(byCallIDHash[at])
-            guard slots[slot] != nil, Self.same(slots[slot]!.call.callID, callID) else {
+            guard slots[slot].live, Self.same(slots[slot].call.callID, callID) else {
                 return false  // a hash collision: the full path decides
             }
             if time > now { now = time }
@@ -241,7 +253,7 @@ final class CallAssembler {
     func dialog(_ callID: String) -> Int? {
         if let at = byCallIDHash.find(key(callID)) {
             let slot = Int(byCallIDHash[at])
-            if slots[slot]?.call.callID == callID { return slot }
+            if slots[slot].live, slots[slot].call.callID == callID { return slot }
         }
         return collisions.isEmpty ? nil : collisions[callID]
     }
@@ -262,11 +274,12 @@ final class CallAssembler {
             // Close the oldest open dialog.
             var i = head
             while i < order.count {
-                if let d = slots[order[i]], !d.ended, !d.closed {
-                    slots[order[i]]!.closed = true
+                let k = order[i]
+                if slots[k].live, !slots[k].ended, !slots[k].closed {
+                    slots[k].closed = true
                     open -= 1
                     fault(
-                        "dialog-limit", d.call.packet,
+                        "dialog-limit", slots[k].call.packet,
                         "more than \(limits.openDialogs) dialogs open; closed as unfinished")
                     break
                 }
@@ -276,14 +289,14 @@ final class CallAssembler {
         var call = AssembledCall(
             callID: callID, start: time, caller: caller, callee: callee, icid: icid, packet: packet)
         locate(&call)
-        let d = Dialog(call: call, lastActivity: time, fromTag: fromTag, key: key)
+        let d = Dialog(call: consume call, lastActivity: time, fromTag: fromTag, key: key)
         let slot: Int
         if let f = free.popLast() {
             slot = f
-            slots[f] = d
+            slots[f] = consume d
         } else {
             slot = slots.count
-            slots.append(d)
+            slots.append(consume d)
         }
         let at = byCallIDHash.findOrInsert(key)
         if byCallIDHash[at] >= 0 {
@@ -336,7 +349,8 @@ final class CallAssembler {
     }
 
     func update(_ slot: Int, _ m: SIPMessage, packet: Int, time: Int64) {
-        guard var d = slots[slot], !d.closed else { return }
+        guard slots[slot].live, !slots[slot].closed else { return }
+        var d = Self.take(&slots[slot])
         d.lastActivity = time
         defer { slots[slot] = d }
         if let method = m.method {
@@ -364,9 +378,9 @@ final class CallAssembler {
 
     /// The part of a message's effect that its method, status and CSeq method decide.
     func update(_ slot: Int, method: SIPMethod?, status: Int, cseqMethod: SIPMethod, time: Int64) {
-        guard slots[slot] != nil, !slots[slot]!.closed else { return }
-        slots[slot]!.lastActivity = time
-        Self.apply(&slots[slot]!, method: method, status: status, cseqMethod: cseqMethod, time: time, open: &open)
+        guard slots[slot].live, !slots[slot].closed else { return }
+        slots[slot].lastActivity = time
+        Self.apply(&slots[slot], method: method, status: status, cseqMethod: cseqMethod, time: time, open: &open)
     }
 
     static func apply(
@@ -425,10 +439,9 @@ final class CallAssembler {
         var i = head
         while i < order.count {
             let k = order[i]
-            if slots[k] != nil, !slots[k]!.ended, !slots[k]!.closed, now - slots[k]!.lastActivity > limits.dialogTimeout
-            {
-                let d = slots[k]!
-                slots[order[i]]!.closed = true
+            if slots[k].live, !slots[k].ended, !slots[k].closed, now - slots[k].lastActivity > limits.dialogTimeout {
+                slots[k].closed = true
+                let d = slots[k]
                 open -= 1
                 fault(
                     "dialog-timeout", d.call.packet,
@@ -438,30 +451,42 @@ final class CallAssembler {
         }
     }
 
+    /// Moves a dialog out of its slot, leaving the slot free.
+    @inline(__always) static func take(_ d: inout Dialog) -> Dialog {
+        var out = Dialog.free
+        swap(&out, &d)
+        return out
+    }
+
     /// Releases, in creation order, the calls that are over.
     func release(all: Bool = false) {
         while head < order.count {
             let slot = order[head]
-            guard let d = slots[slot] else {
+            // Read in place: a copy of the dialog would retain its five strings on every message.
+            guard slots[slot].live else {
                 head += 1
                 continue
             }
-            if !all {
-                guard d.closed || (d.ended && now - (d.call.end ?? now) >= Self.linger) else { break }
+            if !all, !slots[slot].closed {
+                guard slots[slot].ended, now - (slots[slot].call.end ?? now) >= Self.linger else { break }
             }
-            var call = d.call
-            if !d.ended {
+            // The call is moved out of its slot, not copied.
+            let ended = slots[slot].ended
+            let key = slots[slot].key
+            if !ended, !slots[slot].closed { open -= 1 }
+            var call = AssembledCall.empty
+            swap(&call, &slots[slot].call)
+            slots[slot] = .free
+            if !ended {
                 call.end = nil
                 call.disposition = .unfinished
-                if !d.closed { open -= 1 }
             }
-            emit(call)
-            if let at = byCallIDHash.find(d.key), byCallIDHash[at] == Int32(slot) {
+            if let at = byCallIDHash.find(key), byCallIDHash[at] == Int32(slot) {
                 byCallIDHash.remove(at: at)
             } else {
                 collisions[call.callID] = nil
             }
-            slots[slot] = nil
+            emit(consume call)
             free.append(slot)
             head += 1
         }

@@ -52,8 +52,10 @@ public final class CaptureReader {
     var thread: CaptureThread?
     let pipelined: Bool
     var assembler: CallAssembler!
+    /// Calls assembled and not yet returned: `ready` in the order they came, `draining` the same
+    /// reversed (popped from its end), so a call is moved out, never copied.
     var ready: [AssembledCall] = []
-    var readyHead = 0
+    var draining: [AssembledCall] = []
     var done = false
     var pendingError: InputError?
 
@@ -72,7 +74,7 @@ public final class CaptureReader {
         assembler = CallAssembler(
             limits: limits,
             emit: { [unowned self] call in
-                self.ready.append(call)
+                self.ready.append(consume call)
                 self.stats.calls += 1
             },
             fault: { [unowned self] code, packet, message in self.fault(code, packet: packet, message) })
@@ -106,14 +108,11 @@ public final class CaptureReader {
     ///   assembled before the cut has been returned.
     public func nextCall() throws(InputError) -> AssembledCall? {
         while true {
-            if readyHead < ready.count {
-                let c = ready[readyHead]
-                readyHead += 1
-                if readyHead == ready.count {
-                    ready.removeAll(keepingCapacity: true)
-                    readyHead = 0
-                }
-                return c
+            if !draining.isEmpty { return draining.removeLast() }
+            if !ready.isEmpty {
+                swap(&ready, &draining)
+                draining.reverse()
+                continue
             }
             if done {
                 if let e = pendingError {

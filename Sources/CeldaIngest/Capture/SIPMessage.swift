@@ -150,30 +150,6 @@ public enum SIPParser {
         case callID, from, to, cseq, pai, pani, chargingVector, contentLength, other
     }
 
-    static func header(_ name: UnsafeRawBufferPointer) -> Header {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in name {
-            let c = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
-            h = (h ^ UInt64(c)) &* 0x100_0000_01B3
-        }
-        return headerTable[h] ?? .other
-    }
-
-    static let headerTable: [UInt64: Header] = {
-        var t: [UInt64: Header] = [:]
-        let names: [(String, Header)] = [
-            ("call-id", .callID), ("i", .callID), ("from", .from), ("f", .from), ("to", .to), ("t", .to),
-            ("cseq", .cseq), ("p-asserted-identity", .pai), ("p-access-network-info", .pani),
-            ("p-charging-vector", .chargingVector), ("content-length", .contentLength), ("l", .contentLength),
-        ]
-        for (n, v) in names {
-            var h: UInt64 = 0xCBF2_9CE4_8422_2325
-            for c in n.utf8 { h = (h ^ UInt64(c)) &* 0x100_0000_01B3 }
-            t[h] = v
-        }
-        return t
-    }()
-
     /// Parses the start line and headers of the message at the start of `p` (which holds at least
     /// the header block; without a blank line the whole of `p` is taken as headers).
     public static func parse(_ p: UnsafeRawBufferPointer) -> Result<SIPMessage, SIPFault> {

@@ -1,3 +1,5 @@
+import CCeldaSupport
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -63,12 +65,9 @@ struct SIPScan {
     static func scan(_ p: UnsafeRawBufferPointer, into s: inout SIPScan) -> SIPFault? {
         guard let base = p.baseAddress, p.count > 0 else { return .badStartLine }
         let n = p.count
-        @inline(__always) func lineEnd(_ from: Int) -> Int {
-            guard from < n, let nl = memchr(base + from, 0x0A, n - from) else { return n }
-            return base.distance(to: UnsafeRawPointer(nl))
-        }
+        var lines = LineEnds(base: base, count: n)
         // Start line.
-        let firstEnd = lineEnd(0)
+        let firstEnd = lines.next()
         var startEnd = firstEnd
         if startEnd > 0, p[startEnd - 1] == 0x0D { startEnd -= 1 }
         if startEnd >= 12, p[0] == 0x53, p[1] == 0x49, p[2] == 0x50, p[3] == 0x2F, p[4] == 0x32, p[5] == 0x2E,
@@ -96,7 +95,7 @@ struct SIPScan {
         var sawCSeq = false
         var end = n
         while i < n {
-            let e = lineEnd(i)
+            let e = lines.next()
             var le = e
             if le > i, p[le - 1] == 0x0D { le -= 1 }
             if le == i {
@@ -117,7 +116,15 @@ struct SIPScan {
             case 0x63, 0x66, 0x69, 0x6C, 0x70, 0x74: break
             default: continue
             }
-            guard let colon = Self.index(of: 0x3A, in: p, line) else { continue }
+            // Names are short: the colon is nearly always in the line's first 32 bytes.
+            let colon: Int
+            if line.lowerBound + 32 <= n, case let m = celda_match32(base + line.lowerBound, 0x3A), m != 0 {
+                colon = line.lowerBound + m.trailingZeroBitCount
+                guard colon < line.upperBound else { continue }
+            } else {
+                guard let c = Self.index(of: 0x3A, in: p, line) else { continue }
+                colon = c
+            }
             let name = Self.trim(p, line.lowerBound..<colon)
             let value = Self.trim(p, (colon + 1)..<line.upperBound)
             switch Self.header(p, name) {
@@ -190,40 +197,59 @@ struct SIPScan {
     }
 
     /// The header a name stands for (case-insensitive; compact forms included).
+    ///
+    /// A name is compared a word at a time: `(bytes | mask) == word`, where `word` is the name in
+    /// lower case, little-endian, and `mask` has 0x20 at its letters (so either case matches) and 0
+    /// at its hyphens (which must match exactly). Longer names take overlapping words.
     @inline(__always)
     static func header(_ p: UnsafeRawBufferPointer, _ r: Range<Int>) -> SIPParser.Header {
-        @inline(__always) func lower(_ k: Int) -> UInt8 {
-            let c = p[r.lowerBound + k]
-            return c >= 0x41 && c <= 0x5A ? c | 0x20 : c
+        let at = p.baseAddress! + r.lowerBound
+        @inline(__always) func w16(_ k: Int) -> UInt16 {
+            UInt16(littleEndian: at.loadUnaligned(fromByteOffset: k, as: UInt16.self))
         }
-        // `word` is lower case: a byte matches a letter in either case, anything else exactly.
-        @inline(__always) func equals(_ word: StaticString) -> Bool {
-            guard word.utf8CodeUnitCount == r.count else { return false }
-            let w = word.utf8Start
-            let base = p.baseAddress!.assumingMemoryBound(to: UInt8.self) + r.lowerBound
-            for k in 0..<r.count {
-                let c = base[k]
-                let l = w[k]
-                if c != l && (c | 0x20 != l || l < 0x61) { return false }
-            }
-            return true
+        @inline(__always) func w32(_ k: Int) -> UInt32 {
+            UInt32(littleEndian: at.loadUnaligned(fromByteOffset: k, as: UInt32.self))
+        }
+        @inline(__always) func w64(_ k: Int) -> UInt64 {
+            UInt64(littleEndian: at.loadUnaligned(fromByteOffset: k, as: UInt64.self))
         }
         switch r.count {
         case 1:
-            switch lower(0) {
+            let c = at.load(as: UInt8.self)
+            switch c >= 0x41 && c <= 0x5A ? c | 0x20 : c {
             case 0x69: return .callID
             case 0x66: return .from
             case 0x74: return .to
             case 0x6C: return .contentLength
             default: return .other
             }
-        case 2: return equals("to") ? .to : .other
-        case 4: return equals("from") ? .from : equals("cseq") ? .cseq : .other
-        case 7: return equals("call-id") ? .callID : .other
-        case 14: return equals("content-length") ? .contentLength : .other
-        case 17: return equals("p-charging-vector") ? .chargingVector : .other
-        case 19: return equals("p-asserted-identity") ? .pai : .other
-        case 21: return equals("p-access-network-info") ? .pani : .other
+        case 2:
+            return w16(0) | 0x2020 == 0x6F74 ? .to : .other  // "to"
+        case 4:
+            let v = w32(0) | 0x2020_2020
+            return v == 0x6D6F_7266 ? .from : v == 0x7165_7363 ? .cseq : .other  // "from", "cseq"
+        case 7:
+            // "call", "l-id"
+            return w32(0) | 0x2020_2020 == 0x6C6C_6163 && w32(3) | 0x2020_0020 == 0x6469_2D6C ? .callID : .other
+        case 14:
+            // "content-", "t-length"
+            return w64(0) | 0x0020_2020_2020_2020 == 0x2D74_6E65_746E_6F63
+                && w64(6) | 0x2020_2020_2020_0020 == 0x6874_676E_656C_2D74 ? .contentLength : .other
+        case 17:
+            // "p-chargi", "ng-vecto", "g-vector"
+            return w64(0) | 0x2020_2020_2020_0020 == 0x6967_7261_6863_2D70
+                && w64(8) | 0x2020_2020_2000_2020 == 0x6F74_6365_762D_676E
+                && w64(9) | 0x2020_2020_2020_0020 == 0x726F_7463_6576_2D67 ? .chargingVector : .other
+        case 19:
+            // "p-assert", "ed-ident", "identity"
+            return w64(0) | 0x2020_2020_2020_0020 == 0x7472_6573_7361_2D70
+                && w64(8) | 0x2020_2020_2000_2020 == 0x746E_6564_692D_6465
+                && w64(11) | 0x2020_2020_2020_2020 == 0x7974_6974_6E65_6469 ? .pai : .other
+        case 21:
+            // "p-access", "-network", "ork-info"
+            return w64(0) | 0x2020_2020_2020_0020 == 0x7373_6563_6361_2D70
+                && w64(8) | 0x2020_2020_2020_2000 == 0x6B72_6F77_7465_6E2D
+                && w64(13) | 0x2020_2020_0020_2020 == 0x6F66_6E69_2D6B_726F ? .pani : .other
         default: return .other
         }
     }
@@ -264,5 +290,41 @@ struct SIPScan {
             i += 1
         }
         return nil
+    }
+}
+
+/// The line ends (`\n`) of a message in order, found 64 bytes at a time.
+struct LineEnds {
+    let base: UnsafeRawPointer
+    let count: Int
+    /// Where the bits of `mask` start.
+    var block = -64
+    /// Line ends in the block not yet returned.
+    var mask: UInt64 = 0
+
+    init(base: UnsafeRawPointer, count: Int) {
+        self.base = base
+        self.count = count
+    }
+
+    /// The next line end after the one returned before it, or `count` when there is none.
+    @inline(__always) mutating func next() -> Int {
+        while mask == 0 {
+            block += 64
+            guard block < count else { return count }
+            if count - block >= 64 {
+                mask = celda_match64(base + block, 0x0A)
+            } else if count >= 64 {
+                // The last 64 bytes, less those before the block.
+                mask = celda_match64(base + count - 64, 0x0A) >> UInt64(block - (count - 64))
+            } else {
+                for k in block..<count where base.load(fromByteOffset: k, as: UInt8.self) == 0x0A {
+                    mask |= 1 << UInt64(k - block)
+                }
+            }
+        }
+        let at = block + mask.trailingZeroBitCount
+        mask &= mask &- 1
+        return at
     }
 }
