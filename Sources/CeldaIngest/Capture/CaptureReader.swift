@@ -143,37 +143,36 @@ public final class CaptureReader {
     func replay(_ batch: CaptureBatch) {
         stats.packets += batch.packets
         stats.sipPackets += batch.sipPackets
-        batch.bytes.withUnsafeBytes { arena in
-            batch.events.withUnsafeBufferPointer { events in
-                for i in events.indices {
-                    let e = UnsafePointer(events.baseAddress! + i)
-                    if e.pointee.kind == .fault {
-                        let f = batch.faults[e.pointee.start]
-                        fault(f.code, packet: e.pointee.packet, f.message)
-                        continue
+        let arena = batch.bytes.contents
+        batch.events.withUnsafeBufferPointer { events in
+            for i in events.indices {
+                let e = UnsafePointer(events.baseAddress! + i)
+                if e.pointee.kind == .fault {
+                    let f = batch.faults[e.pointee.start]
+                    fault(f.code, packet: e.pointee.packet, f.message)
+                    continue
+                }
+                stats.sipMessages += 1
+                let bytes = UnsafeRawBufferPointer(
+                    rebasing: arena[e.pointee.start..<(e.pointee.start + e.pointee.count)])
+                // Most messages of a dialog need only their start line, CSeq and Call-ID.
+                if e.pointee.kind == .scanned,
+                    assembler.handle(
+                        e.pointee.scan, bytes: bytes, packet: e.pointee.packet, time: e.pointee.time)
+                {
+                    continue
+                }
+                switch SIPParser.parse(bytes) {
+                case .success(let m):
+                    if m.badContentLength {
+                        fault(
+                            "sip-content-length", packet: e.pointee.packet,
+                            "Content-Length is not a number; message kept")
                     }
-                    stats.sipMessages += 1
-                    let bytes = UnsafeRawBufferPointer(
-                        rebasing: arena[e.pointee.start..<(e.pointee.start + e.pointee.count)])
-                    // Most messages of a dialog need only their start line, CSeq and Call-ID.
-                    if e.pointee.kind == .scanned,
-                        assembler.handle(
-                            e.pointee.scan, bytes: bytes, packet: e.pointee.packet, time: e.pointee.time)
-                    {
-                        continue
-                    }
-                    switch SIPParser.parse(bytes) {
-                    case .success(let m):
-                        if m.badContentLength {
-                            fault(
-                                "sip-content-length", packet: e.pointee.packet,
-                                "Content-Length is not a number; message kept")
-                        }
-                        assembler.handle(m, packet: e.pointee.packet, time: e.pointee.time)
-                    case .failure(let f):
-                        stats.sipRejected += 1
-                        fault(f.rawValue, packet: e.pointee.packet, "SIP message unusable: \(f.rawValue)")
-                    }
+                    assembler.handle(m, packet: e.pointee.packet, time: e.pointee.time)
+                case .failure(let f):
+                    stats.sipRejected += 1
+                    fault(f.rawValue, packet: e.pointee.packet, "SIP message unusable: \(f.rawValue)")
                 }
             }
         }
@@ -209,7 +208,7 @@ final class CaptureBatch: @unchecked Sendable {
     // A batch belongs to one thread at a time (filled, then handed over through the queue's
     // lock): its fields skip the run-time exclusivity checks.
     @exclusivity(unchecked) var events: [Event] = []
-    @exclusivity(unchecked) var bytes: [UInt8] = []
+    @exclusivity(unchecked) var bytes = ByteArena()
     @exclusivity(unchecked) var faults: [(code: String, message: String)] = []
     @exclusivity(unchecked) var packets = 0
     @exclusivity(unchecked) var sipPackets = 0
@@ -225,13 +224,40 @@ final class CaptureBatch: @unchecked Sendable {
 
     func reset() {
         events.removeAll(keepingCapacity: true)
-        bytes.removeAll(keepingCapacity: true)
+        bytes.count = 0
         faults.removeAll()
         packets = 0
         sipPackets = 0
         end = false
         error = nil
     }
+}
+
+/// Bytes appended one block after another, in memory that grows and is kept (a batch's header
+/// blocks: `Array.append(contentsOf:)` cost more than the copy itself).
+struct ByteArena: ~Copyable {
+    private(set) var base = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    private(set) var capacity = 1 << 16
+    var count = 0
+
+    mutating func append(_ p: UnsafeRawBufferPointer) {
+        if count + p.count > capacity {
+            var c = capacity
+            while count + p.count > c { c *= 2 }
+            let grown = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 16)
+            grown.copyMemory(from: base, byteCount: count)
+            base.deallocate()
+            base = grown
+            capacity = c
+        }
+        if let from = p.baseAddress { (base + count).copyMemory(from: from, byteCount: p.count) }
+        count += p.count
+    }
+
+    /// What has been appended (valid until the next append).
+    var contents: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    deinit { base.deallocate() }
 }
 
 /// The decoding side: libpcap, the packet decoder and the scan of each message, filling batches.
@@ -294,11 +320,11 @@ final class CaptureProducer: PacketSink, @unchecked Sendable {
             // on parses: the framing is the parser's.
             let length = batch.events[k].scan.headerLength
             let header = UnsafeRawBufferPointer(rebasing: bytes[0..<min(length, bytes.count)])
-            batch.bytes.append(contentsOf: header)
+            batch.bytes.append(header)
             batch.events[k].count = header.count
             return batch.events[k].scan.contentLength.map { BodyLength.bytes($0) } ?? .missing
         }
-        batch.bytes.append(contentsOf: bytes)
+        batch.bytes.append(bytes)
         batch.events[k].kind = .full
         batch.events[k].count = bytes.count
         // Rare (folded headers, a bad Content-Length, an unusable message): parsed here for the
