@@ -94,6 +94,11 @@ final class PcapFile {
     let nanoseconds: Bool
     @exclusivity(unchecked) private(set) var count = 0
 
+    /// Bytes libpcap's file reads take at a time.
+    static let bufferSize = 1 << 20
+    /// The `FILE`'s buffer, freed once libpcap has closed it.
+    private var readBuffer: UnsafeMutablePointer<CChar>?
+
     /// Opens a capture file by path, or reads one from a stream (a pipe, standard input, or a
     /// gzip-compressed capture) through a `FILE` that pulls from `stream`.
     init(path: String, stream: (any ByteSource)? = nil) throws(InputError) {
@@ -114,7 +119,21 @@ final class PcapFile {
             h = errbuf.withUnsafeMutableBufferPointer { lib.fopen(file, precision, $0.baseAddress) }
             if h == nil { fclose(file) }
         } else {
-            h = errbuf.withUnsafeMutableBufferPointer { lib.open(path, precision, $0.baseAddress) }
+            // Opened here rather than by libpcap, for a bigger buffer: libpcap's own open reads
+            // 4 KiB at a time (87,000 `read` calls for a 356 MB capture).
+            guard let file = fopen(path, "rb") else {
+                throw InputError(.unreadable, path: path, "cannot open: \(String(cString: strerror(errno)))")
+            }
+            // glibc ignores the size of a buffer it is not given (it takes the file's block size).
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Self.bufferSize)
+            setvbuf(file, buffer, _IOFBF, Self.bufferSize)
+            h = errbuf.withUnsafeMutableBufferPointer { lib.fopen(file, precision, $0.baseAddress) }
+            if h == nil {
+                fclose(file)
+                buffer.deallocate()
+            } else {
+                readBuffer = buffer
+            }
         }
         guard let h else {
             let message = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -155,6 +174,8 @@ final class PcapFile {
     func close() {
         if let handle { lib.close(handle) }
         handle = nil
+        readBuffer?.deallocate()
+        readBuffer = nil
     }
 
     deinit { close() }

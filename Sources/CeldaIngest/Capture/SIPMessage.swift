@@ -308,7 +308,11 @@ public enum SIPParser {
         var quoted = false
         var angle = false
         var from = 0
+        // The bytes that matter here (`"`, `,`, `<`, `>`) as bits of a word, so the others pass
+        // with one test.
+        let special: UInt64 = 1 << 0x22 | 1 << 0x2C | 1 << 0x3C | 1 << 0x3E
         for (i, c) in p.enumerated() {
+            if c >= 64 || special >> UInt64(c) & 1 == 0 { continue }
             if c == 0x22 {
                 quoted.toggle()
             } else if !quoted, c == 0x3C {
@@ -353,7 +357,11 @@ public enum SIPParser {
         while i < p.count {
             // A parameter starts after ';' (or at the very start when `anywhere`).
             let atStart = anywhere && i == 0
-            if p[i] == 0x3B || atStart {
+            if !atStart {
+                guard let semi = SIPScan.index(of: 0x3B, in: p, i..<p.count) else { return nil }
+                i = semi
+            }
+            do {
                 var k = atStart ? i : i + 1
                 while k < p.count, p[k] == 0x20 || p[k] == 0x09 { k += 1 }
                 if k + key.count < p.count, p[k + key.count] == 0x3D || p[k + key.count] == 0x20 {
@@ -444,7 +452,10 @@ public enum AccessNetworkInfo {
         var networkProvided = false
         var param: (kind: Int, a: Int, b: Int)?
         var from = 0
-        for i in 0...p.count where i == p.count || p[i] == 0x3B {
+        var next = 0
+        while next <= p.count {
+            let i = SIPScan.index(of: 0x3B, in: p, next..<p.count) ?? p.count
+            next = i + 1
             defer { from = i + 1 }
             guard i > from else { continue }
             let (a, b) = trimmed(from, i)
