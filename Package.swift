@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "celda", targets: ["celda"]),
         .library(name: "CeldaCore", targets: ["CeldaCore"]),
         .library(name: "CeldaIngest", targets: ["CeldaIngest"]),
+        // The synthetic world, for the benchmarks' capture.
+        .library(name: "CeldaSynth", targets: ["CeldaSynth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

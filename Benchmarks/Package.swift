@@ -20,6 +20,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "CeldaCore", package: "celda"),
                 .product(name: "CeldaIngest", package: "celda"),
+                .product(name: "CeldaSynth", package: "celda"),
             ],
             path: "Benchmarks/CeldaBenchmarks",
             swiftSettings: [

@@ -1,6 +1,7 @@
 import Benchmark
 import CeldaCore
 import CeldaIngest
+import CeldaSynth
 
 /// Celda's hot paths over one synthetic, seeded workload of 100,000 CDR rows.
 ///
@@ -16,6 +17,7 @@ import CeldaIngest
 /// | `Core.engine.all.steady.100kRecords` | the same with every detector `celda analyze` runs |
 /// | `Core.engine.all.quiet.steady.100kRecords` | every detector, a third 36 hours of ordinary traffic only (no extortion lines, so no alerts) after two |
 /// | `Ingest.mappedDump.100kRows` | a `DumpReader` over the CSV as a mapped file (the chunked decode `analyze` uses), every record |
+/// | `Ingest.capture.15kCalls` | a `CaptureReader` (libpcap, decoding thread, assembly) over a synthetic capture of 15,000 calls and 99,223 packets (``captureFile``), every call |
 ///
 /// Every sample processes all ``Workload/rows`` rows once (`scalingFactor: .one`, so
 /// `b.scaledIterations` runs the pass once), so the figures are per 100,000 rows:
@@ -223,6 +225,27 @@ let benchmarks: @Sendable () -> Void = {
         b.stopMeasurement()
     }
 
+    // Calls from SIP: per call, the strings an `AssembledCall` holds (Call-ID, caller, callee,
+    // charging id) are allocated, so this one is not "no allocation per record".
+    Benchmark(
+        "Ingest.capture.15kCalls", configuration: configuration(setup: { precondition(captureFile.calls > 10_000) })
+    ) { b in
+        let (path, expected) = captureFile
+        b.startMeasurement()
+        for _ in b.scaledIterations {
+            do {
+                let reader = try CaptureReader(path: path)
+                var n = 0
+                while try reader.nextCall() != nil { n += 1 }
+                precondition(n == expected && reader.stats.faults.isEmpty)
+                blackHole(reader.stats.packets)
+            } catch {
+                fatalError("\(error)")
+            }
+        }
+        b.stopMeasurement()
+    }
+
     Benchmark("Core.engine.steady.100kRecords", configuration: configuration(setup: setup)) { b in
         let data = workload
         var engine = Engine(detectors: [BurstDetector()], sites: data.sites, config: EngineConfig())
@@ -239,6 +262,20 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(engine.finish().count)
     }
 }
+
+/// A synthetic capture (`celda synth --pcap`'s generator, seed 1) of about 15,000 calls, written
+/// once to a temporary file: its path and its calls.
+let captureFile: (path: String, calls: Int) = {
+    let prisons = try! PrisonFile.parse(text: DefaultPrisons.csv, path: "built-in prison list")
+    var config = SynthConfig()
+    config.rows = 15_000
+    let world = SyntheticWorld(config: config, prisons: prisons)
+    let path = "/tmp/celda-benchmark-\(config.rows)-calls.pcap"
+    let out = try! OutputFile(path: path)
+    world.writeCapture { try! out.write($0) }
+    try! out.close()
+    return (path, world.callCount)
+}()
 
 /// Every keyed detector `celda analyze` runs, with default settings.
 func allDetectors() -> [any Detector] {
