@@ -79,27 +79,8 @@ static inline void celda_name_this_thread(const char *name) {
 #include <emmintrin.h>
 #endif
 
-/// A bit for each of the 64 bytes at `p` that equals `c` (bit k for byte k); all 64 must be
-/// readable. SIP header scanning finds its line ends 64 bytes at a time with it, instead of one
-/// `memchr` call per line.
-static inline __attribute__((always_inline)) uint64_t celda_match64(const void *p, uint8_t c) {
-#if defined(__SSE2__)
-    const __m128i n = _mm_set1_epi8((char)c);
-    const __m128i *q = (const __m128i *)p;
-    uint64_t m0 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(q), n));
-    uint64_t m1 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(q + 1), n));
-    uint64_t m2 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(q + 2), n));
-    uint64_t m3 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(q + 3), n));
-    return m0 | (m1 << 16) | (m2 << 32) | (m3 << 48);
-#else
-    const uint8_t *b = (const uint8_t *)p;
-    uint64_t m = 0;
-    for (int k = 0; k < 64; k++) m |= (uint64_t)(b[k] == c) << k;
-    return m;
-#endif
-}
-
-/// ``celda_match64`` for the 32 bytes at `p`.
+/// A bit for each of the 32 bytes at `p` that equals `c` (bit k for byte k); all 32 must be
+/// readable.
 static inline __attribute__((always_inline)) uint32_t celda_match32(const void *p, uint8_t c) {
 #if defined(__SSE2__)
     const __m128i n = _mm_set1_epi8((char)c);
@@ -113,6 +94,12 @@ static inline __attribute__((always_inline)) uint32_t celda_match32(const void *
     for (int k = 0; k < 32; k++) m |= (uint32_t)(b[k] == c) << k;
     return m;
 #endif
+}
+
+/// ``celda_match32`` for the 64 bytes at `p`. SIP header scanning finds its line ends 64 bytes
+/// at a time with it, instead of one `memchr` call per line.
+static inline __attribute__((always_inline)) uint64_t celda_match64(const void *p, uint8_t c) {
+    return (uint64_t)celda_match32(p, c) | ((uint64_t)celda_match32((const uint8_t *)p + 32, c) << 32);
 }
 
 #endif
