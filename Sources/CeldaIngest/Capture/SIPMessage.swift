@@ -361,27 +361,25 @@ public enum SIPParser {
                 guard let semi = SIPScan.index(of: 0x3B, in: p, i..<p.count) else { return nil }
                 i = semi
             }
-            do {
-                var k = atStart ? i : i + 1
-                while k < p.count, p[k] == 0x20 || p[k] == 0x09 { k += 1 }
-                if k + key.count < p.count, p[k + key.count] == 0x3D || p[k + key.count] == 0x20 {
-                    var same = true
-                    for (o, c) in key.enumerated() where p[k + o] | 0x20 != c | 0x20 {
-                        same = false
-                        break
+            var k = atStart ? i : i + 1
+            while k < p.count, p[k] == 0x20 || p[k] == 0x09 { k += 1 }
+            if k + key.count < p.count, p[k + key.count] == 0x3D || p[k + key.count] == 0x20 {
+                var same = true
+                for (o, c) in key.enumerated() where p[k + o] | 0x20 != c | 0x20 {
+                    same = false
+                    break
+                }
+                if same {
+                    var v = k + key.count
+                    while v < p.count, p[v] == 0x20 || p[v] == 0x3D { v += 1 }
+                    var e = v
+                    if v < p.count, p[v] == 0x22 {
+                        e = v + 1
+                        while e < p.count, p[e] != 0x22 { e += 1 }
+                        return String(decoding: UnsafeRawBufferPointer(rebasing: p[(v + 1)..<e]), as: UTF8.self)
                     }
-                    if same {
-                        var v = k + key.count
-                        while v < p.count, p[v] == 0x20 || p[v] == 0x3D { v += 1 }
-                        var e = v
-                        if v < p.count, p[v] == 0x22 {
-                            e = v + 1
-                            while e < p.count, p[e] != 0x22 { e += 1 }
-                            return String(decoding: UnsafeRawBufferPointer(rebasing: p[(v + 1)..<e]), as: UTF8.self)
-                        }
-                        while e < p.count, p[e] != 0x3B, p[e] != 0x2C, p[e] != 0x20 { e += 1 }
-                        return String(decoding: UnsafeRawBufferPointer(rebasing: p[v..<e]), as: UTF8.self)
-                    }
+                    while e < p.count, p[e] != 0x3B, p[e] != 0x2C, p[e] != 0x20 { e += 1 }
+                    return String(decoding: UnsafeRawBufferPointer(rebasing: p[v..<e]), as: UTF8.self)
                 }
             }
             i += 1
