@@ -93,6 +93,7 @@ public struct BurstDetector: Detector {
         record.callee.isNone ? nil : record.callee.raw
     }
 
+    @inline(__always)
     public func prefetch(_ r: CallRecord, role: KeyRole, context: DetectorContext) {
         lines.prefetch(role == .primary ? r.caller.raw : r.callee.raw)
     }

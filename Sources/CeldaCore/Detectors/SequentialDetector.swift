@@ -46,6 +46,7 @@ public struct SequentialDetector: Detector {
         r.caller.isNone || !r.callee.isE164 ? nil : r.caller.raw
     }
 
+    @inline(__always)
     public func prefetch(_ r: CallRecord, role: KeyRole, context: DetectorContext) { lines.prefetch(r.caller.raw) }
 
     public mutating func observe(

@@ -110,6 +110,7 @@ public struct VictimDetector: Detector {
         Int32(truncatingIfNeeded: t >= 0 ? t / halfLife : (t - halfLife + 1) / halfLife)
     }
 
+    @inline(__always)
     public func prefetch(_ r: CallRecord, role: KeyRole, context: DetectorContext) {
         if role == .secondary {
             states.prefetch(r.caller.raw)
