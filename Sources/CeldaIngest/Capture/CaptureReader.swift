@@ -52,10 +52,12 @@ public final class CaptureReader {
     var thread: CaptureThread?
     let pipelined: Bool
     var assembler: CallAssembler!
-    /// Calls assembled and not yet returned: `ready` in the order they came, `draining` the same
-    /// reversed (popped from its end), so a call is moved out, never copied.
+    /// Calls assembled and not yet returned: `ready` in the order they came, and `draining` the
+    /// batch being returned, in the same order, of which the first `drained` are returned (each
+    /// swapped out for an empty call, so a call is moved out, never copied).
     var ready: [AssembledCall] = []
     var draining: [AssembledCall] = []
+    var drained = 0
     var done = false
     var pendingError: InputError?
 
@@ -108,10 +110,18 @@ public final class CaptureReader {
     ///   assembled before the cut has been returned.
     public func nextCall() throws(InputError) -> AssembledCall? {
         while true {
-            if !draining.isEmpty { return draining.removeLast() }
+            if drained < draining.count {
+                // Swapped out, not copied: a copy would retain each of the call's strings, and
+                // the array would then release them again.
+                var call = AssembledCall.empty
+                swap(&call, &draining[drained])
+                drained += 1
+                return call
+            }
             if !ready.isEmpty {
+                draining.removeAll(keepingCapacity: true)
+                drained = 0
                 swap(&ready, &draining)
-                draining.reverse()
                 continue
             }
             if done {
