@@ -57,9 +57,10 @@ struct Calls: ParsableCommand {
                 // was read before a capture is cut short is written too.
                 var buffer: [UInt8] = []
                 buffer.reserveCapacity(1 << 17)
+                var dates = CallsCSV.Dates()
                 do throws(InputError) {
                     while let call = try reader.nextCall() {
-                        CallsCSV.append(call, plan: plan, file: path, to: &buffer)
+                        CallsCSV.append(call, plan: plan, file: path, dates: &dates, to: &buffer)
                         if buffer.count >= 1 << 16 {
                             try out.write(buffer)
                             buffer.removeAll(keepingCapacity: true)

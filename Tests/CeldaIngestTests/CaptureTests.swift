@@ -383,8 +383,9 @@ func sip(
             out += "# \(file)\n" + CallsCSV.header
             let (_, found) = try calls(Paths.corpus("pcap/" + file))
             var bytes: [UInt8] = []
+            var dates = CallsCSV.Dates()  // kept from row to row, as `celda calls` keeps it
             for c in found {
-                CallsCSV.append(c, plan: .mexico, file: file, to: &bytes)
+                CallsCSV.append(c, plan: .mexico, file: file, dates: &dates, to: &bytes)
                 // The byte writer and the string form agree row by row.
                 #expect(
                     String(
@@ -395,6 +396,33 @@ func sip(
             out += String(decoding: bytes, as: UTF8.self)
         }
         #expect(out == expected)
+    }
+
+    /// Rows written with the date kept from the row before (`CallsCSV.Dates`) carry the times
+    /// the string form writes, over runs of calls on one day, day changes both ways, midnight,
+    /// and times before 1970.
+    @Test func timesWithTheDateKeptAreThoseOfTheStringForm() {
+        var rng = SplitMix(41)
+        let day: Int64 = 86_400 * 1_000_000
+        var t: Int64 = 20_472 * day  // 2026-01-19
+        var dates = CallsCSV.Dates()
+        var bytes: [UInt8] = []
+        var expected = ""
+        for i in 0..<20_000 {
+            switch rng.next() % 10 {
+            case 0: t += Int64(rng.next() % UInt64(3 * day))  // a later day
+            case 1: t -= Int64(rng.next() % UInt64(3 * day))  // an earlier one
+            case 2: t = (t / day) * day + Int64(rng.next() % 2) - 1  // either side of midnight
+            case 3: t = -Int64(rng.next() % UInt64(400 * day))  // before 1970
+            default: t += Int64(rng.next() % 90_000_000)  // the same day, mostly
+            }
+            var c = AssembledCall(callID: "c\(i)", start: t, caller: "", callee: "", icid: "", packet: i)
+            if i % 3 == 0 { c.answer = t + Int64(rng.next() % UInt64(day)) }
+            if i % 2 == 0 { c.end = t + Int64(rng.next() % UInt64(2 * day)) }
+            CallsCSV.append(c, plan: .mexico, file: "x.pcap", dates: &dates, to: &bytes)
+            expected += CallsCSV.row(c, plan: .mexico, file: "x.pcap")
+        }
+        #expect(String(decoding: bytes, as: UTF8.self) == expected)
     }
 }
 

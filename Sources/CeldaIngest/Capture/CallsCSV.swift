@@ -64,11 +64,37 @@ public enum CallsCSV {
     /// building strings for the times, numbers and cell: the row is written into scratch memory
     /// sized for the longest row these fields can make, then copied once.
     public static func append(_ c: AssembledCall, plan: NumberPlan, file: String, to out: inout [UInt8]) {
+        var dates = Dates()
+        append(c, plan: plan, file: file, dates: &dates, to: &out)
+    }
+
+    /// The date of the last time a row was written with, kept from row to row: a capture's calls
+    /// fall on few days, so most times write the date from here, not from the calendar.
+    public struct Dates: Sendable {
+        var day = Int64.min
+        /// `YYYY-MM-DD`.
+        var head: UInt64 = 0
+        var tail: UInt16 = 0
+
+        public init() {}
+
+        init(day: Int64, head: UInt64, tail: UInt16) {
+            self.day = day
+            self.head = head
+            self.tail = tail
+        }
+    }
+
+    /// ``append(_:plan:file:to:)``, with the last date written kept in `dates`.
+    public static func append(
+        _ c: AssembledCall, plan: NumberPlan, file: String, dates: inout Dates, to out: inout [UInt8]
+    ) {
         // Every text field at most doubles when quoted (plus its quotes); the rest is under 160 bytes.
         let texts = c.callID.utf8.count + c.caller.utf8.count + c.callee.utf8.count + c.icid.utf8.count
         let bound = 2 * (texts + file.utf8.count) + 200
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { b in
-            var w = RowWriter(at: b.baseAddress!)
+            var w = RowWriter(at: b.baseAddress!, dates: dates)
+            defer { dates = w.dates }
             w.field(c.callID)
             w.byte(0x2C)
             w.time(c.start)
@@ -118,8 +144,12 @@ public enum CallsCSV {
     struct RowWriter {
         let p: UnsafeMutablePointer<UInt8>
         var count = 0
+        var dates: Dates
 
-        init(at p: UnsafeMutablePointer<UInt8>) { self.p = p }
+        init(at p: UnsafeMutablePointer<UInt8>, dates: Dates = Dates()) {
+            self.p = p
+            self.dates = dates
+        }
 
         @inline(__always) mutating func byte(_ b: UInt8) {
             p[count] = b
@@ -195,12 +225,22 @@ public enum CallsCSV {
                 rem += 86_400
                 days -= 1
             }
-            let (y, mo, d) = CivilTime.civilFromDays(Int(days))
-            digits(UInt64(max(0, y)), width: 4)
-            byte(0x2D)
-            two(mo)
-            byte(0x2D)
-            two(d)
+            let at = UnsafeMutableRawPointer(p + count)
+            if days == dates.day {
+                at.storeBytes(of: dates.head, as: UInt64.self)
+                at.storeBytes(of: dates.tail, toByteOffset: 8, as: UInt16.self)
+                count += 10
+            } else {
+                let (y, mo, d) = CivilTime.civilFromDays(Int(days))
+                digits(UInt64(max(0, y)), width: 4)
+                byte(0x2D)
+                two(mo)
+                byte(0x2D)
+                two(d)
+                dates = Dates(
+                    day: days, head: at.loadUnaligned(as: UInt64.self),
+                    tail: at.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+            }
             byte(0x54)
             let r = Int(rem)
             two(r / 3600)
