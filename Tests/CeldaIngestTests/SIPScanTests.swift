@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CeldaIngest
@@ -84,5 +85,77 @@ import Testing
                 }
             }
         }
+    }
+
+    /// The message framing of TCP streams (the header block's end, then its Content-Length)
+    /// gives what the byte-at-a-time versions it replaced give: on random header blocks with
+    /// Content-Length in every case and compact form, with leading whitespace, look-alike
+    /// names, colons past the first 32 bytes, bare LF and CRLF, bad and missing values, and
+    /// every limit.
+    @Test func framingIsThatOfTheLineByLineVersions() {
+        var rng = SplitMix(23)
+        let names = [
+            "Content-Length", "content-length", "CONTENT-LENGTH", "l", "L", " Content-Length", "\tl",
+            "Content-Lengthx", "Content-Lengt", "Via", "Call-ID", "CSeq", "Lx", "c", "Contact",
+            String(repeating: "X-Long-Header-Name-", count: 3),
+        ]
+        let values = ["0", "12", " 345 ", "", "12a", "-1", "99999999999999", "\t7"]
+        for _ in 0..<4_000 {
+            var text = ["INVITE sip:1@x SIP/2.0", "SIP/2.0 200 OK", "junk"][Int(rng.next() % 3)]
+            for _ in 0..<Int(rng.next() % 9) {
+                let name = names[Int(rng.next() % UInt64(names.count))]
+                let value = values[Int(rng.next() % UInt64(values.count))]
+                let sep = [": ", ":", " : ", ""][Int(rng.next() % 4)]
+                text += ["\r\n", "\n"][Int(rng.next() % 2)] + name + sep + value
+            }
+            text += ["\r\n\r\n", "\n\n", "\r\n\n", "\r\n", ""][Int(rng.next() % 5)] + "body"
+            let bytes = Array(text.utf8)
+            bytes.withUnsafeBytes { p in
+                for limit in [0, 1, 5, 31, 64, bytes.count / 2, bytes.count, .max] {
+                    #expect(SIPParser.headerEnd(p, limit: limit) == Self.headerEndByLines(p, limit: limit), "\(text)")
+                }
+                let end = SIPParser.headerEnd(p) ?? p.count
+                let headers = UnsafeRawBufferPointer(rebasing: p[0..<end])
+                #expect(SIPParser.bodyLength(headers) == Self.bodyLengthByLines(headers), "\(text)")
+                #expect(SIPParser.bodyLength(p) == Self.bodyLengthByLines(p), "\(text)")
+            }
+        }
+    }
+
+    /// `SIPParser.headerEnd` as it was: `memchr` for each line end.
+    static func headerEndByLines(_ p: UnsafeRawBufferPointer, limit: Int) -> Int? {
+        let n = min(p.count, limit)
+        guard let base = p.baseAddress else { return nil }
+        var i = 0
+        while i < n {
+            guard let hit = memchr(base + i, 0x0A, n - i) else { return nil }
+            i = base.distance(to: UnsafeRawPointer(hit))
+            if i + 1 < p.count, p[i + 1] == 0x0A { return i + 2 }
+            if i + 2 < p.count, p[i + 1] == 0x0D, p[i + 2] == 0x0A { return i + 3 }
+            i += 1
+        }
+        return nil
+    }
+
+    /// `SIPParser.bodyLength` as it was: each line, its colon and its name in turn.
+    static func bodyLengthByLines(_ p: UnsafeRawBufferPointer) -> BodyLength {
+        var i = 0
+        while i < p.count {
+            let j = SIPScan.index(of: 0x0A, in: p, i..<p.count) ?? p.count
+            let lineStart = i
+            let line = UnsafeRawBufferPointer(rebasing: p[i..<j])
+            i = j + 1
+            guard let colonAt = SIPScan.index(of: 0x3A, in: p, lineStart..<j), colonAt > lineStart else { continue }
+            let name = SIPScan.trim(p, lineStart..<colonAt)
+            guard SIPScan.header(p, name) == .contentLength else { continue }
+            let value = SIPParser.trim(UnsafeRawBufferPointer(rebasing: line[(colonAt - lineStart + 1)...]))
+            var n = 0
+            for c in value {
+                guard c &- 0x30 < 10, n < 1 << 40 else { return .invalid }
+                n = n * 10 + Int(c &- 0x30)
+            }
+            return value.isEmpty ? .invalid : .bytes(n)
+        }
+        return .missing
     }
 }

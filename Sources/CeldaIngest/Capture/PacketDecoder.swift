@@ -53,7 +53,7 @@ extension UnsafeRawBufferPointer {
 }
 
 /// What a message's Content-Length says.
-enum BodyLength {
+enum BodyLength: Equatable {
     case bytes(Int)
     case missing
     /// Present but not a number (already counted).

@@ -1,3 +1,4 @@
+import CCeldaSupport
 public import CeldaCore
 
 #if canImport(Glibc)
@@ -87,16 +88,15 @@ public enum SIPParser {
     public static func headerEnd(_ p: UnsafeRawBufferPointer, limit: Int = .max) -> Int? {
         let n = min(p.count, limit)
         guard let base = p.baseAddress else { return nil }
-        var i = 0
-        while i < n {
-            guard let hit = memchr(base + i, 0x0A, n - i) else { return nil }
-            i = base.distance(to: UnsafeRawPointer(hit))
+        // Each line end of the first `n` bytes, 64 bytes at a time (the scan's `LineEnds`).
+        var ends = LineEnds(base: base, count: n)
+        while true {
+            let i = ends.next()
+            guard i < n else { return nil }
             // "\n\n" or "\n\r\n"
             if i + 1 < p.count, p[i + 1] == 0x0A { return i + 2 }
             if i + 2 < p.count, p[i + 1] == 0x0D, p[i + 2] == 0x0A { return i + 3 }
-            i += 1
         }
-        return nil
     }
 
     /// Whether `p` starts with a SIP start line (`METHOD uri SIP/2.0` or `SIP/2.0 NNN`). Only the
@@ -125,13 +125,30 @@ public enum SIPParser {
 
     /// The Content-Length of a header block, found without parsing the rest.
     static func bodyLength(_ p: UnsafeRawBufferPointer) -> BodyLength {
+        guard let base = p.baseAddress else { return .missing }
+        var ends = LineEnds(base: base, count: p.count)
         var i = 0
         while i < p.count {
-            let j = SIPScan.index(of: 0x0A, in: p, i..<p.count) ?? p.count
+            let j = ends.next()
             let lineStart = i
             let line = UnsafeRawBufferPointer(rebasing: p[i..<j])
             i = j + 1
-            guard let colonAt = SIPScan.index(of: 0x3A, in: p, lineStart..<j), colonAt > lineStart else { continue }
+            // A name starting with a letter other than c or l is not Content-Length (or its
+            // compact form); whitespace first is trimmed, so it is not passed over.
+            if lineStart < j, case let first = p[lineStart] | 0x20, first >= 0x61, first <= 0x7A, first != 0x63,
+                first != 0x6C
+            {
+                continue
+            }
+            let colonAt: Int
+            if lineStart + 32 <= p.count, case let m = celda_match32(base + lineStart, 0x3A), m != 0 {
+                colonAt = lineStart + m.trailingZeroBitCount
+                guard colonAt < j else { continue }
+            } else {
+                guard let c = SIPScan.index(of: 0x3A, in: p, lineStart..<j) else { continue }
+                colonAt = c
+            }
+            guard colonAt > lineStart else { continue }
             let colon = colonAt - lineStart
             let name = SIPScan.trim(p, lineStart..<colonAt)
             guard SIPScan.header(p, name) == .contentLength else { continue }
