@@ -124,23 +124,24 @@ final class CallAssembler {
     /// A message whose dialog bookkeeping needs no more than its start line, CSeq and Call-ID
     /// (responses, ACK, BYE, CANCEL without a cell to read): handled from the scan. Anything else
     /// is parsed in full and handled as ``handle(_:packet:time:)``.
-    func handle(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
-        let callID = UnsafeRawBufferPointer(rebasing: p[s.callID])
+    func handle(_ s: UnsafePointer<SIPScan>, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64) -> Bool {
+        let callID = UnsafeRawBufferPointer(rebasing: p[s.pointee.callID])
         let h = key(callID)
-        if s.method == .invite { return startFromScan(s, bytes: p, packet: packet, time: time, key: h) }
-        if s.method != nil && s.pani.count > 0 { return false }
+        if s.pointee.method == .invite { return startFromScan(s, bytes: p, packet: packet, time: time, key: h) }
+        if s.pointee.method != nil && s.pointee.pani.count > 0 { return false }
         if let at = byCallIDHash.find(h) {
             let slot = Int(byCallIDHash[at])
             guard slots[slot].live, Self.same(slots[slot].call.callID, callID) else {
                 return false  // a hash collision: the full path decides
             }
             if time > now { now = time }
-            update(slot, method: s.method, status: s.status, cseqMethod: s.cseqMethod, time: time)
+            update(
+                slot, method: s.pointee.method, status: s.pointee.status, cseqMethod: s.pointee.cseqMethod, time: time)
         } else {
             // A dialog outside the hash table (a collision) is found by the full path.
             if !collisions.isEmpty { return false }
             if time > now { now = time }
-            if s.cseqMethod == .invite || s.method == .bye { orphans += 1 }
+            if s.pointee.cseqMethod == .invite || s.pointee.method == .bye { orphans += 1 }
         }
         if now > lastSweep &+ sweepEvery || now < lastSweep {
             sweep()
@@ -155,9 +156,11 @@ final class CallAssembler {
     /// full parse, since the values come from the same header ranges through the parser's own
     /// helpers. An INVITE of a dialog already open (a retransmission, a copy from another hop,
     /// the INVITE after a challenge) is left to the full path (`false`).
-    func startFromScan(_ s: SIPScan, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64, key: UInt64) -> Bool {
-        guard !s.startNeedsFullParse else { return false }
-        let idBytes = UnsafeRawBufferPointer(rebasing: p[s.callID])
+    func startFromScan(
+        _ s: UnsafePointer<SIPScan>, bytes p: UnsafeRawBufferPointer, packet: Int, time: Int64, key: UInt64
+    ) -> Bool {
+        guard !s.pointee.startNeedsFullParse else { return false }
+        let idBytes = UnsafeRawBufferPointer(rebasing: p[s.pointee.callID])
         if byCallIDHash.find(key) != nil { return false }
         let callID = SIPParser.text(idBytes)
         // Every open dialog is in the hash table but for a collision.
@@ -166,15 +169,15 @@ final class CallAssembler {
         @inline(__always) func value(_ r: Range<Int>) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(rebasing: p[r])
         }
-        if let tag = SIPScan.tag(p, s.to), !tag.isEmpty {
+        if let tag = SIPScan.tag(p, s.pointee.to), !tag.isEmpty {
             orphans += 1  // a re-INVITE of a dialog the capture does not hold
         } else {
             // The caller: the first asserted tel: URI, else the first asserted URI, else From
             // (``caller(_:)``), made into a string only once chosen.
             var tel: UnsafeRawBufferPointer?
             var firstAsserted: UnsafeRawBufferPointer?
-            for k in 0..<s.pai.count {
-                let more = SIPParser.forEachPart(value(s.pai[k])) { part -> Bool in
+            for k in 0..<s.pointee.pai.count {
+                let more = SIPParser.forEachPart(value(s.pointee.pai[k])) { part -> Bool in
                     let uri = SIPParser.uriBytes(part)
                     // `hasPrefix("tel:")` of the string, on the bytes (a combining mark after the
                     // colon would change the string's last character: then the string decides).
@@ -191,20 +194,21 @@ final class CallAssembler {
                 if !more { break }
             }
             let caller =
-                (tel ?? firstAsserted).map { SIPParser.text($0) } ?? s.from.map { SIPParser.uri(value($0)) } ?? ""
-            let requestURI = SIPParser.text(value(s.requestURI))
-            let callee = !requestURI.isEmpty ? requestURI : s.to.map { SIPParser.uri(value($0)) } ?? ""
+                (tel ?? firstAsserted).map { SIPParser.text($0) } ?? s.pointee.from.map { SIPParser.uri(value($0)) }
+                ?? ""
+            let requestURI = SIPParser.text(value(s.pointee.requestURI))
+            let callee = !requestURI.isEmpty ? requestURI : s.pointee.to.map { SIPParser.uri(value($0)) } ?? ""
             var icid = ""
-            for k in 0..<s.chargingVector.count where icid.isEmpty {
-                icid = SIPParser.parameter(value(s.chargingVector[k]), "icid-value", anywhere: true) ?? ""
+            for k in 0..<s.pointee.chargingVector.count where icid.isEmpty {
+                icid = SIPParser.parameter(value(s.pointee.chargingVector[k]), "icid-value", anywhere: true) ?? ""
             }
-            let fromTag = s.from.flatMap { SIPParser.parameter(value($0), "tag") } ?? ""
+            let fromTag = s.pointee.from.flatMap { SIPParser.parameter(value($0), "tag") } ?? ""
             start(
                 callID: callID, key: key, caller: caller, callee: callee, icid: icid, fromTag: fromTag,
                 packet: packet, time: time
             ) { call in
-                for k in 0..<s.pani.count {
-                    SIPParser.forEachPart(value(s.pani[k])) { locate(&call, value: $0, packet: packet) }
+                for k in 0..<s.pointee.pani.count {
+                    SIPParser.forEachPart(value(s.pointee.pani[k])) { locate(&call, value: $0, packet: packet) }
                 }
             }
         }
