@@ -497,7 +497,7 @@ func sip(
                 m.withUnsafeBytes { p in
                     var s = SIPScan()
                     if scan, SIPScan.scan(p, into: &s) == nil, !s.needsFullParse,
-                        a.handle(s, bytes: p, packet: k + 1, time: Int64(k) * 1000)
+                        a.handle(&s, bytes: p, packet: k + 1, time: Int64(k) * 1000)
                     {
                         return
                     }
@@ -608,7 +608,7 @@ func sip(
                     // are still open.
                     let time = Int64(k) * step
                     if SIPScan.scan(p, into: &s) == nil, !s.needsFullParse,
-                        a.handle(s, bytes: p, packet: k + 1, time: time)
+                        a.handle(&s, bytes: p, packet: k + 1, time: time)
                     {
                         return
                     }
