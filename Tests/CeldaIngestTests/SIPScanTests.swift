@@ -137,7 +137,8 @@ import Testing
         return nil
     }
 
-    /// `SIPParser.bodyLength` as it was: each line, its colon and its name in turn.
+    /// `SIPParser.bodyLength` as it was: each line, its colon and its name in turn, with
+    /// `memchr`.
     static func bodyLengthByLines(_ p: UnsafeRawBufferPointer) -> BodyLength {
         var i = 0
         while i < p.count {
@@ -148,13 +149,9 @@ import Testing
             guard let colonAt = SIPScan.index(of: 0x3A, in: p, lineStart..<j), colonAt > lineStart else { continue }
             let name = SIPScan.trim(p, lineStart..<colonAt)
             guard SIPScan.header(p, name) == .contentLength else { continue }
-            let value = SIPParser.trim(UnsafeRawBufferPointer(rebasing: line[(colonAt - lineStart + 1)...]))
-            var n = 0
-            for c in value {
-                guard c &- 0x30 < 10, n < 1 << 40 else { return .invalid }
-                n = n * 10 + Int(c &- 0x30)
-            }
-            return value.isEmpty ? .invalid : .bytes(n)
+            // The value as the parser reads it (this part did not change).
+            return SIPParser.contentLength(
+                SIPParser.trim(UnsafeRawBufferPointer(rebasing: line[(colonAt - lineStart + 1)...])))
         }
         return .missing
     }

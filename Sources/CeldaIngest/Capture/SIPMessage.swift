@@ -152,15 +152,19 @@ public enum SIPParser {
             let colon = colonAt - lineStart
             let name = SIPScan.trim(p, lineStart..<colonAt)
             guard SIPScan.header(p, name) == .contentLength else { continue }
-            let value = trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-            var n = 0
-            for c in value {
-                guard c &- 0x30 < 10, n < 1 << 40 else { return .invalid }
-                n = n * 10 + Int(c &- 0x30)
-            }
-            return value.isEmpty ? .invalid : .bytes(n)
+            return contentLength(trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])))
         }
         return .missing
+    }
+
+    /// A Content-Length value (trimmed): digits only, under 2^40.
+    static func contentLength(_ value: UnsafeRawBufferPointer) -> BodyLength {
+        var n = 0
+        for c in value {
+            guard c &- 0x30 < 10, n < 1 << 40 else { return .invalid }
+            n = n * 10 + Int(c &- 0x30)
+        }
+        return value.isEmpty ? .invalid : .bytes(n)
     }
 
     enum Header {
