@@ -52,10 +52,10 @@ public final class CaptureReader {
     var thread: CaptureThread?
     let pipelined: Bool
     var assembler: CallAssembler!
+    // One thread at a time (the reader's): no run-time exclusivity checks on every call.
     /// Calls assembled and not yet returned: `ready` in the order they came, and `draining` the
     /// batch being returned, in the same order, of which the first `drained` are returned (each
     /// swapped out for an empty call, so a call is moved out, never copied).
-    // One thread at a time (the reader's): no run-time exclusivity checks on every call.
     @exclusivity(unchecked) var ready: [AssembledCall] = []
     @exclusivity(unchecked) var draining: [AssembledCall] = []
     @exclusivity(unchecked) var drained = 0
