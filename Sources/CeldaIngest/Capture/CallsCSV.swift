@@ -68,8 +68,8 @@ public enum CallsCSV {
         append(c, plan: plan, file: file, dates: &dates, to: &out)
     }
 
-    /// The date of the last time a row was written with, kept from row to row: a capture's calls
-    /// fall on few days, so most times write the date from here, not from the calendar.
+    /// The last date a row's time was written with, kept from row to row: a capture's calls fall
+    /// on few days, so most times copy their date from here instead of working it out.
     public struct Dates: Sendable {
         var day = Int64.min
         /// `YYYY-MM-DD`.
@@ -146,7 +146,7 @@ public enum CallsCSV {
         var count = 0
         var dates: Dates
 
-        init(at p: UnsafeMutablePointer<UInt8>, dates: Dates = Dates()) {
+        init(at p: UnsafeMutablePointer<UInt8>, dates: Dates) {
             self.p = p
             self.dates = dates
         }
