@@ -142,6 +142,24 @@ struct KeyedStorageTests {
         #expect(once.usual(caller: Party(raw: 5), callee: Party(raw: 8)))
     }
 
+    /// The share of counters at two is the count of high counter bits, word by word (the C
+    /// shim's count against `nonzeroBitCount`), as the sketch fills from empty to saturated.
+    @Test func pairSketchSaturationCountsTheCountersAtTwo() {
+        let sketch = PairSketch(counters: 1 << 14)
+        var rng = OrderRandom(s: 5)
+        var checked = 0
+        for round in 0..<12 {
+            for _ in 0..<(1 << round) {
+                sketch.add(caller: Party(raw: rng.next() % 300 + 1), callee: Party(raw: rng.next() % 300 + 1))
+            }
+            let high = sketch.withWords { w in w.reduce(0) { $0 + ($1 & 0xAAAA_AAAA_AAAA_AAAA).nonzeroBitCount } }
+            #expect(sketch.saturation == Double(high) / Double(sketch.counters))
+            if high > 0 { checked += 1 }
+        }
+        #expect(checked >= 8)
+        #expect(sketch.saturation > 0.3)
+    }
+
     /// The oracle: exact pair counts. Whatever the threads and however their adds interleave,
     /// every counter ends at min(2, its updates), the same words as one thread adding the
     /// same pairs; a pair called twice is always usual, and the share of strangers taken for

@@ -53,6 +53,11 @@ static inline void celda_free_zeroed(void *p, size_t n) {
 #endif
 }
 
+/// The number of bits set in `w[0] & mask`, …, `w[n - 1] & mask`. On x86-64 it uses the
+/// `popcnt` instruction when the CPU has it (Swift's `nonzeroBitCount` cannot assume it there,
+/// and its bit-twiddling fallback takes about 20 instructions a word).
+size_t celda_count_bits(const uint64_t *w, size_t n, uint64_t mask);
+
 /// Atomically ORs `v` into `*p`; returns the previous value (relaxed: the threads that share a
 /// word only ever set bits, and are joined before anyone reads the result).
 static inline __attribute__((always_inline)) uint64_t celda_fetch_or(uint64_t *p, uint64_t v) {

@@ -98,6 +98,22 @@ public struct BurstDetector: Detector {
         lines.prefetch(role == .primary ? r.caller.raw : r.callee.raw)
     }
 
+    /// The entries an observation reads first: the window's oldest (expiry) and newest (append)
+    /// and the history, or for a call to the line, what the reciprocity test reads first.
+    @inline(__always)
+    public func prefetchState(_ r: CallRecord, role: KeyRole, context: DetectorContext) {
+        if role == .secondary {
+            guard let i = lines.find(r.callee.raw) else { return }
+            sets.prefetch(lines[i].history)
+            pool.prefetch(lines[i].window)
+        } else {
+            guard let i = lines.find(r.caller.raw) else { return }
+            pool.prefetch(lines[i].window)
+            sets.prefetch(lines[i].history)
+            if r.isPrisonLinked { pool.prefetch(lines[i].slow) }
+        }
+    }
+
     public mutating func observe(
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
     ) {

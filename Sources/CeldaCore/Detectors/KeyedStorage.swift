@@ -65,7 +65,12 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     /// Starts loading the home slot of `key` into the cache (a hint for a lookup soon after).
     @inlinable @inline(__always)
     public func prefetch(_ key: UInt64) {
-        slots.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + home(key)) }
+        slots.withUnsafeBufferPointer {
+            let slot = UnsafeRawPointer($0.baseAddress! + home(key))
+            celda_prefetch(slot)
+            // A slot wider than a few words may straddle two cache lines: load the line of its end too.
+            if MemoryLayout<Slot>.stride > 16 { celda_prefetch(slot + (MemoryLayout<Slot>.size - 1)) }
+        }
     }
 
     /// The slot of `key`, or `nil`.
@@ -200,6 +205,9 @@ struct EntryPool: Sendable {
             let n = free
             free = nodes[Int(n)].next
             nodes[Int(n)] = Node(entry: e, next: -1)
+            // The next node to hand out may have been freed long ago (a swept list): start
+            // loading it now, so the next insertion does not wait for it.
+            if free >= 0 { nodes.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + Int(free)) } }
             return n
         }
         if nodes.count == nodes.capacity, nodes.count * MemoryLayout<Node>.stride >= HugeArrays.threshold / 2 {
@@ -236,6 +244,15 @@ struct EntryPool: Sendable {
             free = list.head
         }
         list = EntryList()
+    }
+
+    /// Starts loading a list's oldest and newest entries (a hint before an append and expiry).
+    @inline(__always) func prefetch(_ list: EntryList) {
+        guard list.head >= 0 else { return }
+        nodes.withUnsafeBufferPointer {
+            celda_prefetch($0.baseAddress! + Int(list.head))
+            celda_prefetch($0.baseAddress! + Int(list.tail))
+        }
     }
 
     /// Whether any entry of the list has `other`.
@@ -352,6 +369,13 @@ struct PartySets: Sendable {
         let base = Int(h) * Self.inline
         for k in 0..<c where small[base + k] == p { return true }
         return false
+    }
+
+    /// Starts loading the set behind `h`: its count and its block.
+    @inline(__always) func prefetch(_ h: Int32) {
+        guard h >= 0 else { return }
+        handles.counts.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + Int(h)) }
+        small.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + Int(h) * Self.inline) }
     }
 
     @inline(__always) func count(_ h: Int32) -> Int {

@@ -120,9 +120,7 @@ public final class PairSketch: @unchecked Sendable {
 
     /// Share of counters that counted to two.
     public var saturation: Double {
-        var n = 0
-        let high: UInt64 = 0xAAAA_AAAA_AAAA_AAAA
-        for i in 0..<wordCount { n += (words[i] & high).nonzeroBitCount }
+        let n = celda_count_bits(words, wordCount, 0xAAAA_AAAA_AAAA_AAAA)
         return Double(n) / Double(counters)
     }
 

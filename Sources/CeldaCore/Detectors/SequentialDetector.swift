@@ -49,6 +49,12 @@ public struct SequentialDetector: Detector {
     @inline(__always)
     public func prefetch(_ r: CallRecord, role: KeyRole, context: DetectorContext) { lines.prefetch(r.caller.raw) }
 
+    /// The window's oldest entry (expiry) and newest (append).
+    @inline(__always)
+    public func prefetchState(_ r: CallRecord, role: KeyRole, context: DetectorContext) {
+        if let i = lines.find(r.caller.raw) { pool.prefetch(lines[i].window) }
+    }
+
     public mutating func observe(
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
     ) {

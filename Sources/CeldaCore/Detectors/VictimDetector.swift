@@ -118,6 +118,14 @@ public struct VictimDetector: Detector {
         }
         numbers.prefetch(r.callee.raw)
         pairs.prefetch(caller: r.caller, callee: r.callee)
+        states.prefetch(r.callee.raw)
+    }
+
+    /// A watched number's window of calls (its oldest entry, which expiry reads).
+    @inline(__always)
+    public func prefetchState(_ r: CallRecord, role: KeyRole, context: DetectorContext) {
+        guard role == .primary, let i = states.find(r.callee.raw) else { return }
+        pool.prefetch(states[i].calls)
     }
 
     public mutating func observe(

@@ -168,6 +168,11 @@ public protocol Detector: Sendable {
     /// this lane): start loading the state it will touch (default: nothing). Never changes results.
     func prefetch(_ record: CallRecord, role: KeyRole, context: DetectorContext)
 
+    /// A second hint, some records after ``prefetch(_:role:context:)`` for the same record and
+    /// role, when the key's slot is likely in the cache: start loading what that state refers to
+    /// (its window's entries, its sets) (default: nothing). Never changes results.
+    func prefetchState(_ record: CallRecord, role: KeyRole, context: DetectorContext)
+
     /// Feeds a batch: for each record in order, the ticks due before it (``advance(to:context:output:)``),
     /// then the record under each of its keys that `route` owns. The default does exactly that
     /// with ``routingKey(of:context:)``, ``secondaryKey(of:context:)`` and ``observe(_:role:context:output:)``;
@@ -182,6 +187,8 @@ extension Detector {
 
     public func prefetch(_ record: CallRecord, role: KeyRole, context: DetectorContext) {}
 
+    public func prefetchState(_ record: CallRecord, role: KeyRole, context: DetectorContext) {}
+
     public mutating func run(
         _ batch: Batch, route: LaneRoute, context: DetectorContext, output: inout DetectorOutput
     ) {
@@ -190,8 +197,11 @@ extension Detector {
         // Which of a record's keys fall in this lane is decided `ahead` records early, so only the
         // state of this lane's records is prefetched (the other lanes' records would load slots
         // of keys this lane never holds), and the decision is reused when the record comes up.
-        let ahead = 8
-        var mine: UInt64 = 0  // bit 2k: record k (mod 16) under its primary key, 2k + 1: secondary
+        // The slot is prefetched `ahead` records early and what it refers to `near` records
+        // early, when the slot has had time to arrive.
+        let ahead = 16
+        let near = 8
+        var mine: UInt64 = 0  // bit 2k: record k (mod 32) under its primary key, 2k + 1: secondary
         // Not inside a closure: calling `self` from one copies the detector per call.
         let records = batch.records
         for j in -ahead..<records.count {
@@ -207,15 +217,21 @@ extension Detector {
                     bits |= 2
                     prefetch(r, role: .secondary, context: context)
                 }
-                let shift = UInt64((k & 15) * 2)
+                let shift = UInt64((k & 31) * 2)
                 mine = mine & ~(3 << shift) | bits << shift
+            }
+            let m = j + (ahead - near)
+            if m >= 0, m < records.count {
+                let bits = mine >> UInt64((m & 31) * 2) & 3
+                if bits & 1 != 0 { prefetchState(records[m], role: .primary, context: context) }
+                if bits & 2 != 0 { prefetchState(records[m], role: .secondary, context: context) }
             }
             guard j >= 0 else { continue }
             while t < ticks.count, ticks[t].at == j {
                 advance(to: ticks[t].time, context: context, output: &output)
                 t += 1
             }
-            let bits = mine >> UInt64((j & 15) * 2) & 3
+            let bits = mine >> UInt64((j & 31) * 2) & 3
             if bits & 1 != 0 { observe(records[j], role: .primary, context: context, output: &output) }
             if bits & 2 != 0 { observe(records[j], role: .secondary, context: context, output: &output) }
         }
