@@ -70,8 +70,10 @@ static int celda_mapped_close(void *cookie) {
 }
 
 /// A `FILE` reading the regular file at `path` from a read-only mapping: its buffer is refilled
-/// by a copy out of the page cache, with no `read` system call. `NULL` when the file is not a regular, non-empty file that maps; the caller
-/// then opens it as usual (and reports why it cannot, if it cannot).
+/// by a copy out of the page cache, with no `read` system call. `NULL` when the file is not a
+/// regular, non-empty file that maps; the caller then opens it as usual (and reports why it
+/// cannot, if it cannot). As with the CSV path's mapping, a file cut short while it is read
+/// ends the process (`SIGBUS`).
 static inline FILE *celda_open_mapped(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return NULL;

@@ -53,32 +53,36 @@ static inline void celda_free_zeroed(void *p, size_t n) {
 #endif
 }
 
-/// The number of bits set in `w[0] & mask`, …, `w[n - 1] & mask`. On x86-64 it uses the
-/// `popcnt` instruction when the CPU has it (Swift's `nonzeroBitCount` cannot assume it there,
-/// and its bit-twiddling fallback takes about 20 instructions a word).
-static inline size_t celda_count_bits_generic(const uint64_t *w, size_t n, uint64_t mask) {
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++) c += (size_t)__builtin_popcountll(w[i] & mask);
-    return c;
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("popcnt"))) static inline size_t celda_count_bits_popcnt(
+/// The loop of ``celda_count_bits``, inlined into each of its variants.
+static inline __attribute__((always_inline)) size_t celda_count_bits_loop(
     const uint64_t *w, size_t n, uint64_t mask) {
     size_t c = 0;
     for (size_t i = 0; i < n; i++) c += (size_t)__builtin_popcountll(w[i] & mask);
     return c;
 }
 
-static inline size_t celda_count_bits(const uint64_t *w, size_t n, uint64_t mask) {
-    if (__builtin_cpu_supports("popcnt")) return celda_count_bits_popcnt(w, n, mask);
-    return celda_count_bits_generic(w, n, mask);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+static inline size_t celda_count_bits_generic(const uint64_t *w, size_t n, uint64_t mask) {
+    return celda_count_bits_loop(w, n, mask);
 }
-#else
-static inline size_t celda_count_bits(const uint64_t *w, size_t n, uint64_t mask) {
-    return celda_count_bits_generic(w, n, mask);
+
+__attribute__((target("popcnt"))) static inline size_t celda_count_bits_popcnt(
+    const uint64_t *w, size_t n, uint64_t mask) {
+    return celda_count_bits_loop(w, n, mask);
 }
 #endif
+
+/// The number of bits set in `w[0] & mask`, …, `w[n - 1] & mask`. On x86-64 it uses the
+/// `popcnt` instruction when the CPU has it (Swift's `nonzeroBitCount` cannot assume it there,
+/// and its bit-twiddling fallback takes about 20 instructions a word).
+static inline size_t celda_count_bits(const uint64_t *w, size_t n, uint64_t mask) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (__builtin_cpu_supports("popcnt")) return celda_count_bits_popcnt(w, n, mask);
+    return celda_count_bits_generic(w, n, mask);
+#else
+    return celda_count_bits_loop(w, n, mask);
+#endif
+}
 
 /// Atomically ORs `v` into `*p`; returns the previous value (relaxed: the threads that share a
 /// word only ever set bits, and are joined before anyone reads the result).
