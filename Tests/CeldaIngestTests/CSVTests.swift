@@ -115,6 +115,60 @@ func collect(_ row: Row) -> [String] { row.fields.map { CSVScanner.text($0, in: 
         #expect(rows == expected)
     }
 
+    /// Oracle for the 64-byte block scan: wide unquoted rows (up to 300 fields, past the fast
+    /// path's 256), some with a literal quote, a CR inside a field or a CRLF end, scanned in one
+    /// buffer and each alone in a buffer that ends at its line feed (the short tail path), give
+    /// the fields written.
+    @Test(arguments: [11, 12, 13] as [UInt64])
+    func wideUnquotedRowsMatchWhatWasWritten(seed: UInt64) {
+        var rng = SplitMix(seed)
+        let alphabet = Array("abcXYZ0123456789 +-:.;|".utf8)
+        var text: [UInt8] = []
+        var expected: [[String]] = []
+        var ends: [Range<Int>] = []
+        for _ in 0..<600 {
+            let width = rng.next() % 8 == 0 ? Int(rng.next() % 300) + 1 : Int(rng.next() % 40) + 1
+            var row: [String] = []
+            let start = text.count
+            for f in 0..<width {
+                let len = Int(rng.next() % 20)
+                var bytes = (0..<len).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+                // A lone CR inside a field is data; only one before the LF ends the row. A quote
+                // inside an unquoted field (not at its start) is data too.
+                if rng.next() % 50 == 0 { bytes.append(0x0D) }
+                if len > 1, rng.next() % 200 == 0 { bytes[1 + Int(rng.next() % UInt64(len - 1))] = 0x22 }
+                if (width == 1 && bytes.isEmpty) || (f == width - 1 && bytes.last == 0x0D) { bytes.append(0x78) }
+                text.append(contentsOf: bytes)
+                if f < width - 1 { text.append(0x2C) }
+                row.append(String(decoding: bytes, as: UTF8.self))
+            }
+            if rng.next() % 3 == 0 { text.append(0x0D) }
+            text.append(0x0A)
+            ends.append(start..<text.count)
+            expected.append(row)
+        }
+        func scanAll(_ bytes: ArraySlice<UInt8>) -> [[String]] {
+            var rows: [[String]] = []
+            Array(bytes).withUnsafeBytes { buf in
+                var fields: [FieldSpan] = []
+                var pos = 0
+                while pos < buf.count {
+                    guard case .row(let next, _) = CSVScanner().scan(buf, from: pos, eof: true, fields: &fields) else {
+                        Issue.record("scan failed at \(pos)")
+                        return
+                    }
+                    rows.append(fields.map { CSVScanner.text($0, in: buf) })
+                    pos = next
+                }
+            }
+            return rows
+        }
+        #expect(scanAll(text[...]) == expected)
+        for (k, r) in ends.enumerated() where scanAll(text[r]) != [expected[k]] {
+            Issue.record("row \(k) alone: \(scanAll(text[r])) against \(expected[k])")
+        }
+    }
+
     /// Parser state survives chunk boundaries: any chunking gives the same rows, offsets and lines.
     @Test(arguments: [1, 2, 3, 7, 64, 1000] as [Int])
     func streamWithRandomChunksEqualsWholeBuffer(maxPiece: Int) throws {

@@ -127,6 +127,42 @@ static inline __attribute__((always_inline)) uint32_t celda_match32(const void *
 #endif
 }
 
+/// The bytes of a CSV row's 64-byte block at `p` that matter to the unquoted scan: `delimiters`
+/// has a bit for each byte equal to `d`, `stops` one for each line feed or quote (bit k for byte
+/// k). All 64 bytes must be readable.
+typedef struct {
+    uint64_t delimiters;
+    uint64_t stops;
+} celda_csv_block;
+
+static inline __attribute__((always_inline)) celda_csv_block celda_csv_scan64(const void *p, uint8_t d) {
+    celda_csv_block r;
+#if defined(__SSE2__)
+    const __m128i dn = _mm_set1_epi8((char)d);
+    const __m128i lf = _mm_set1_epi8(0x0A);
+    const __m128i qt = _mm_set1_epi8(0x22);
+    const __m128i *q = (const __m128i *)p;
+    uint64_t dm = 0, sm = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128(q + k);
+        dm |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dn)) << (16 * k);
+        sm |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, qt)))
+            << (16 * k);
+    }
+    r.delimiters = dm;
+    r.stops = sm;
+#else
+    const uint8_t *b = (const uint8_t *)p;
+    r.delimiters = 0;
+    r.stops = 0;
+    for (int k = 0; k < 64; k++) {
+        r.delimiters |= (uint64_t)(b[k] == d) << k;
+        r.stops |= (uint64_t)(b[k] == 0x0A || b[k] == 0x22) << k;
+    }
+#endif
+    return r;
+}
+
 /// ``celda_match32`` for the 64 bytes at `p`. SIP header scanning finds its line ends 64 bytes
 /// at a time with it, instead of one `memchr` call per line.
 static inline __attribute__((always_inline)) uint64_t celda_match64(const void *p, uint8_t c) {
