@@ -76,6 +76,53 @@ struct KeyedStorageTests {
         #expect(maps.count(h) == 3)
     }
 
+    /// The oracle: an array per list. Random appends (some late, so they go before the tail),
+    /// expiries and whole-list releases over 40 lists keep every list in time order with the
+    /// entries the arrays have, and freed entries are reused: the pool never holds more entries
+    /// than were live at once.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func entryPoolMatchesArraysAndReusesFreedEntries(seed: UInt64) {
+        var rng = OrderRandom(s: seed)
+        var pool = EntryPool()
+        var lists = Array(repeating: EntryList(), count: 40)
+        var oracle = Array(repeating: [(start: EventTime, other: UInt64)](), count: 40)
+        var mostLive = 0
+        for step in 0..<30_000 {
+            let k = Int(rng.next() % 40)
+            switch rng.next() % 20 {
+            case 0..<12:
+                let late = rng.next() % 5 == 0
+                let start = EventTime(step) - (late ? EventTime(rng.next() % 50) : 0)
+                let other = rng.next() % 1000 + 1
+                let e = WindowEntry(
+                    start: start, other: Party(raw: other), durationMs: 0, answered: false, site: 0, cellKey: 0,
+                    ref: SourceRef(input: 0, offset: step, line: step))
+                pool.insert(e, into: &lists[k])
+                // After the last entry not later than it.
+                let at = oracle[k].lastIndex { $0.start <= start }.map { $0 + 1 } ?? 0
+                oracle[k].insert((start, other), at: at)
+            case 12..<18:
+                let cut = EventTime(step) - EventTime(rng.next() % 200)
+                pool.expire(&lists[k], before: cut)
+                oracle[k].removeAll { $0.start <= cut }
+            default:
+                pool.release(&lists[k])
+                oracle[k] = []
+            }
+            mostLive = max(mostLive, oracle.reduce(0) { $0 + $1.count })
+            #expect(Int(lists[k].count) == oracle[k].count)
+            if step % 101 == 0 {
+                var out: [WindowEntry] = []
+                for j in 0..<40 {
+                    pool.collect(lists[j], into: &out)
+                    #expect(out.map { $0.start } == oracle[j].map(\.start))
+                    #expect(out.map { $0.other.raw } == oracle[j].map(\.other))
+                }
+            }
+        }
+        #expect(pool.nodes.count <= mostLive)
+    }
+
     /// The oracle: a `Dictionary`. Random inserts, updates, removals and sweeps take the table
     /// through its growth steps (16, 24, 32, 48, … slots) with keys clustered to collide and
     /// probe chains that wrap at the end; every key reads back as the dictionary has it.

@@ -45,9 +45,12 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
 
     /// The slot where a key's probe starts: the high bits of its multiplicative hash, scaled to
     /// the table's size.
-    @inlinable @inline(__always) func home(_ key: UInt64) -> Int {
+    @inlinable @inline(__always) func home(_ key: UInt64) -> Int { Self.home(key, count: slots.count) }
+
+    /// ``home(_:)`` in a table of `count` slots.
+    @inlinable @inline(__always) static func home(_ key: UInt64, count: Int) -> Int {
         let h = (key ^ key >> 29) &* 0x9E37_79B9_7F4A_7C15
-        return Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(truncatingIfNeeded: slots.count)).high)
+        return Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(truncatingIfNeeded: count)).high)
     }
 
     /// The slot after `i` (the probe wraps at the end).
@@ -140,16 +143,57 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
 
     /// Removes every key whose value `drop` selects (idle-key sweeps). `drop` may change the
     /// value it is given (to release what it holds) and may see a value twice.
+    ///
+    /// One pass, starting after an empty slot so no probe chain wraps past the start. A removed
+    /// key leaves a hole; each key after a hole in its run of occupied slots moves to the first
+    /// hole at or after its home, so every key stays reachable from its home without a gap.
+    /// Unlike ``remove(at:)`` once per key, which scans the rest of the run for each removal, a
+    /// run is scanned once however many of its keys go (a sweep drops about a fifth of them).
     @inlinable
     public mutating func removeAll(where drop: (inout Value) -> Bool) {
-        var i = 0
-        while i < slots.count {
-            if slots[i].key != 0, drop(&slots[i].value) {
-                remove(at: i)
-                continue  // a later key may have moved into slot i
+        guard used > 0 else { return }
+        let n = slots.count
+        let empty = self.empty
+        var removed = 0
+        slots.withUnsafeMutableBufferPointer { s in
+            var start = 0
+            while s[start].key != 0 { start += 1 }  // the load is at most 70%: there is one
+            // Offsets from `start`, so a run's positions compare without wrapping.
+            @inline(__always) func offset(_ i: Int) -> Int { i >= start ? i - start : i + n - start }
+            var j = start
+            /// Whether the current run has a hole yet (until then nothing in it moves).
+            var holed = false
+            for _ in 1..<n {
+                j = j + 1 == n ? 0 : j + 1
+                let k = s[j].key
+                if k == 0 {
+                    holed = false
+                    continue
+                }
+                if drop(&s[j].value) {
+                    s[j] = Slot(key: 0, value: empty)
+                    removed += 1
+                    holed = true
+                    continue
+                }
+                guard holed else { continue }
+                // The first hole at or after the key's home: all slots from the home to j were
+                // occupied before this pass, so every empty slot among them is a hole of this run.
+                let h = Self.home(k, count: n)
+                let limit = offset(j)
+                var p = h
+                var d = offset(h)
+                while d < limit, s[p].key != 0 {
+                    p = p + 1 == n ? 0 : p + 1
+                    d += 1
+                }
+                if d < limit {
+                    s[p] = s[j]
+                    s[j] = Slot(key: 0, value: empty)
+                }
             }
-            i += 1
         }
+        used -= removed
     }
 }
 
@@ -163,7 +207,12 @@ struct EntryPool: Sendable {
     }
 
     var nodes: [Node] = []
+    /// The free chain: nodes linked by `next` up to one whose `next` is -1.
     var free: Int32 = -1
+    /// Heads of whole lists released while the chain was not empty, taken up in turn as the
+    /// chain runs out. A released list is already a chain ending at -1, so releasing one writes
+    /// no node: its tail, last touched an hour or more before, is not read back into the cache.
+    var chains: [Int32] = []
 
     /// The start of a list's newest entry (`nil` for an empty list).
     @inline(__always) func newest(_ list: EntryList) -> EventTime? {
@@ -204,6 +253,7 @@ struct EntryPool: Sendable {
         if free >= 0 {
             let n = free
             free = nodes[Int(n)].next
+            if free < 0, let next = chains.popLast() { free = next }
             nodes[Int(n)] = Node(entry: e, next: -1)
             // The next node to hand out may have been freed long ago (a swept list): start
             // loading it now, so the next insertion does not wait for it.
@@ -240,8 +290,7 @@ struct EntryPool: Sendable {
     /// Frees a whole list.
     mutating func release(_ list: inout EntryList) {
         if list.head >= 0 {
-            nodes[Int(list.tail)].next = free
-            free = list.head
+            if free < 0 { free = list.head } else { chains.append(list.head) }
         }
         list = EntryList()
     }
