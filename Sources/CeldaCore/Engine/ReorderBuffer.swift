@@ -1,3 +1,5 @@
+internal import CCeldaSupport
+
 /// Releases records in event-time order behind a watermark.
 ///
 /// Dumps are not sorted by start time (switches write a record when a call ends, and dumps are
@@ -12,9 +14,18 @@
 /// since held records always lie between the watermark and the newest start): a push appends to
 /// its bucket, and a bucket is sorted once, when the watermark reaches it. That is the order a
 /// heap would give, at a fraction of its comparisons.
+///
+/// The last ``lookahead`` records pushed wait in a small ring before they are placed, and each
+/// one's bucket is prefetched as it enters the ring: records arrive up to the disorder apart,
+/// so consecutive ones fall in buckets last touched long before, whose storage is not in the
+/// cache. The ring delays every record by the same number of pushes, so what goes out, and in
+/// what order, is what it would be without it; ``flush(into:)`` places the ring's records first.
 public struct ReorderBuffer {
     struct Bucket {
         var items: [CallRecord] = []
+        /// `items.count`, kept beside the bucket so a prefetch can find the next append's place
+        /// without reading the array's header.
+        var stored: Int32 = 0
         var head = 0
         var sorted = true
         /// Room to take at the bucket's first record: what it held last time round, and a
@@ -39,6 +50,11 @@ public struct ReorderBuffer {
     /// Records that arrived later than the allowed disorder.
     public private(set) var lateCount = 0
     private var work = SortWork()
+    /// Records pushed and not placed yet, oldest at `pendingHead` (a ring once full).
+    private var pending: [CallRecord] = []
+    private var pendingHead = 0
+    /// How many pushes a record waits in the ring.
+    static let lookahead = 8
 
     public init(maxDisorder: EventTime) {
         self.maxDisorder = max(0, maxDisorder)
@@ -47,7 +63,7 @@ public struct ReorderBuffer {
     }
 
     /// Records held.
-    public var count: Int { held }
+    public var count: Int { held + pending.count }
 
     /// The current watermark.
     public var watermark: EventTime { maxSeen == .min ? .min : maxSeen &- maxDisorder }
@@ -58,11 +74,47 @@ public struct ReorderBuffer {
 
     @inline(__always) private func slot(_ second: Int64) -> Int {
         let n = Int64(buckets.count)
+        if second >= 0 { return Int(UInt64(second) % UInt64(n)) }
         return Int(((second % n) + n) % n)
     }
 
-    /// Adds a record and appends every record that is now due to `due`, in order.
+    /// Adds a record and appends every record that is now due to `due`, in order. The record is
+    /// placed ``lookahead`` pushes later (see the type's notes), so what a push releases is
+    /// what the push that many before would have released.
     public mutating func push(_ record: CallRecord, into due: inout [CallRecord]) {
+        prefetchBucket(of: record.start)
+        if pending.count < Self.lookahead {
+            if pending.capacity < Self.lookahead { pending.reserveCapacity(Self.lookahead) }
+            pending.append(record)
+            return
+        }
+        let r = pending[pendingHead]
+        pending[pendingHead] = record
+        pendingHead = pendingHead + 1 == Self.lookahead ? 0 : pendingHead + 1
+        place(r, into: &due)
+    }
+
+    /// Starts loading the storage of the bucket a record at `start` goes to: its header and the
+    /// place of the next append. (An array's storage is its header, 32 bytes on 64-bit
+    /// platforms, then the elements: a wrong guess costs only a useless prefetch.)
+    @inline(__always) private func prefetchBucket(of start: EventTime) {
+        let b = slot(Self.second(start))
+        let object = unsafeBitCast(buckets[b].items, to: UnsafeRawPointer.self)
+        let next = object + 32 + Int(buckets[b].stored) * MemoryLayout<CallRecord>.stride
+        celda_prefetch(object)
+        celda_prefetch(next)
+        celda_prefetch(next + (MemoryLayout<CallRecord>.size - 1))
+    }
+
+    /// Places the ring's records, oldest first.
+    private mutating func drainPending(into due: inout [CallRecord]) {
+        let n = pending.count
+        for k in 0..<n { place(pending[(pendingHead + k) % n], into: &due) }
+        pending.removeAll(keepingCapacity: true)
+        pendingHead = 0
+    }
+
+    private mutating func place(_ record: CallRecord, into due: inout [CallRecord]) {
         if record.start < watermark {
             // Later than the allowed disorder: counted as late. Everything before the watermark
             // has gone out already, so it goes out now: in order when nothing after it has
@@ -96,6 +148,7 @@ public struct ReorderBuffer {
             buckets[b].items.reserveCapacity(count == 0 ? Int(buckets[b].hint) : count + count / 4 + 4)
         }
         buckets[b].items.append(record)
+        buckets[b].stored += 1
         held += 1
         release(upTo: watermark, into: &due)
     }
@@ -126,6 +179,7 @@ public struct ReorderBuffer {
                 buckets[b].hint = Int32(max(Self.minimumRoom, min(4096, held + held / 8 + 4)))
                 buckets[b].items.removeAll(
                     keepingCapacity: capacity <= 4096 && capacity <= max(2 * Self.minimumRoom, held + held / 4 + 8))
+                buckets[b].stored = 0
                 buckets[b].head = 0
                 buckets[b].sorted = true
             }
@@ -206,11 +260,13 @@ public struct ReorderBuffer {
 
     /// Releases everything left, in order.
     public mutating func flush(into due: inout [CallRecord]) {
+        drainPending(into: &due)
         release(upTo: .max, into: &due)
     }
 
     /// Releases up to `limit` of the records left, in order (end of input, a batch at a time).
     public mutating func flush(into due: inout [CallRecord], limit: Int) {
+        drainPending(into: &due)
         release(upTo: .max, into: &due, limit: limit)
     }
 }
