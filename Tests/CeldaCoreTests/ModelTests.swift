@@ -91,6 +91,27 @@ import Testing
         #expect(s.withUTF8 { NumberPlan.mexico.normalise(UnsafeRawBufferPointer($0)) } == .empty)
     }
 
+    /// The plain-digit fast path (digits read eight at a time) against the general path, which
+    /// a leading blank forces: digit runs of every length to 21, with and without `+`, some with
+    /// a byte that is not a digit, give the same outcome both ways.
+    @Test func plainDigitsReadAsTheGeneralPathReadsThem() {
+        var rng = OrderRandom(s: 9)
+        let other: [UInt8] = [0x2F, 0x3A, 0x41, 0x2D, 0x20, 0xB5]
+        for length in 1...21 {
+            for _ in 0..<150 {
+                var bytes = (0..<length).map { _ in UInt8(0x30 + rng.next() % 10) }
+                if rng.next() % 3 == 0 { bytes[Int(rng.next() % UInt64(length))] = other[Int(rng.next() % 6)] }
+                if rng.next() % 2 == 0 { bytes.insert(0x2B, at: 0) }
+                let fast = bytes.withUnsafeBytes { NumberPlan.mexico.normalise($0) }
+                let general = ([0x20] + bytes).withUnsafeBytes { NumberPlan.mexico.normalise($0) }
+                #expect(fast == general, "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        var s = "+525512345678"
+        #expect(
+            s.withUTF8 { NumberPlan.mexico.normalise(UnsafeRawBufferPointer($0)) } == .party(.e164(525_512_345_678)))
+    }
+
     @Test func identityTableKeepsText() {
         var table = IdentityTable()
         var s = "sip:alice@example.com"

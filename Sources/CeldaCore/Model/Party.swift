@@ -135,7 +135,11 @@ public struct NumberPlan: Sendable, Hashable {
         if n > 0, n <= 20 {
             let plus = field[0] == 0x2B
             var i = plus ? 1 : 0
-            if i < n {
+            if n - i >= 8, n - i <= 16, let base = field.baseAddress {
+                if let value = Digits.eightToSixteen(base + i, count: n - i) {
+                    return classify(value: value, count: n - i, plus: plus)
+                }
+            } else if i < n {
                 var value: UInt64 = 0
                 while i < n {
                     let d = field[i] &- 0x30

@@ -133,16 +133,7 @@ public struct CDRDecoder {
     static func plainDigits(_ p: UnsafeRawBufferPointer, maxDigits: Int) -> UInt64? {
         let n = p.count
         guard n <= maxDigits else { return nil }
-        if n >= 8 && n <= 16, let base = p.baseAddress {
-            // The first eight digits, and the last eight with those they share with the first
-            // turned to zeros: together, the number.
-            let a = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
-            var b = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
-            let shared = UInt64(16 - n) * 8
-            if shared > 0 { b = (b >> shared) << shared | (0x3030_3030_3030_3030 >> (64 - shared)) }
-            guard let hi = eightDigits(a), let lo = eightDigits(b) else { return nil }
-            return hi &* powersOfTen[n - 8] &+ lo
-        }
+        if n >= 8 && n <= 16, let base = p.baseAddress { return Digits.eightToSixteen(base, count: n) }
         var v: UInt64 = 0
         for c in p {
             let d = c &- 0x30
@@ -150,24 +141,6 @@ public struct CDRDecoder {
             v = v &* 10 &+ UInt64(d)
         }
         return v
-    }
-
-    static let powersOfTen: [UInt64] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]
-
-    /// The number eight ASCII digits spell (the first in the lowest byte), or `nil` when a byte
-    /// is not a digit.
-    @inline(__always)
-    static func eightDigits(_ w: UInt64) -> UInt64? {
-        // Every byte 0x30...0x39: its high nibble is 3, and adding 6 does not carry out of its
-        // low nibble (no byte carries into the next: each is below 0x40).
-        guard (w & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030,
-            ((w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
-        else { return nil }
-        let d = w &- 0x3030_3030_3030_3030
-        var v = (d &* 10) &+ (d >> 8)
-        v = ((v & 0x00FF_00FF_00FF_00FF) &* 100) &+ ((v >> 16) & 0x00FF_00FF_00FF_00FF)
-        v = ((v & 0x0000_FFFF_0000_FFFF) &* 10_000) &+ ((v >> 32) & 0x0000_FFFF_0000_FFFF)
-        return v & 0xFFFF_FFFF
     }
 
     /// The hash of the row's charging id, 0 without one (legs sharing it are one call).
