@@ -76,6 +76,31 @@ struct KeyedStorageTests {
         #expect(maps.count(h) == 3)
     }
 
+    /// Growing a big array through `HugeArrays.reserve` (past half the huge-page threshold, where
+    /// it moves into advised storage) keeps its elements and leaves room for what is added; a
+    /// small one is left to grow as usual.
+    @Test func hugeArraysReserveKeepsTheElements() {
+        var big: [UInt64] = []
+        var grownAt: [Int] = []
+        for i in 0..<(HugeArrays.threshold / 8 * 3) {
+            let before = big.capacity
+            HugeArrays.reserve(&big, adding: 1)
+            if big.capacity != before {
+                grownAt.append(i)
+                #expect(big.capacity >= 2 * i)
+            }
+            big.append(UInt64(i) &* 0x9E37_79B9)
+        }
+        #expect(big.enumerated().allSatisfy { $0.element == UInt64($0.offset) &* 0x9E37_79B9 })
+        // Below half the threshold it never grows the array itself; above, it doubles it.
+        #expect(grownAt.allSatisfy { $0 * 8 >= HugeArrays.threshold / 2 })
+        #expect(grownAt.count >= 2)
+        var small: [UInt64] = [1, 2, 3]
+        let capacity = small.capacity
+        HugeArrays.reserve(&small, adding: 1_000)
+        #expect(small == [1, 2, 3] && small.capacity == capacity)
+    }
+
     /// The oracle: an array per list. Random appends (some late, so they go before the tail),
     /// expiries and whole-list releases over 40 lists keep every list in time order with the
     /// entries the arrays have, and freed entries are reused: the pool never holds more entries

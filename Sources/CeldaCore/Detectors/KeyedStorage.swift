@@ -260,9 +260,7 @@ struct EntryPool: Sendable {
             if free >= 0 { nodes.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + Int(free)) } }
             return n
         }
-        if nodes.count == nodes.capacity, nodes.count * MemoryLayout<Node>.stride >= HugeArrays.threshold / 2 {
-            nodes = HugeArrays.grown(nodes, capacity: 2 * nodes.count)
-        }
+        HugeArrays.reserve(&nodes, adding: 1)
         nodes.append(Node(entry: e, next: -1))
         return Int32(nodes.count - 1)
     }
@@ -362,6 +360,7 @@ struct InlineHandles<Big: Sendable>: Sendable {
             h = f
         } else {
             addBlock()
+            HugeArrays.reserve(&counts, adding: 1)
             counts.append(0)
             h = Int32(counts.count - 1)
         }
@@ -434,7 +433,10 @@ struct PartySets: Sendable {
 
     /// Inserts `p` into the set behind `h`, making one when `h` is -1.
     mutating func insert(_ p: Party, into h: inout Int32) {
-        handles.open(&h) { small.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline)) }
+        handles.open(&h) {
+            HugeArrays.reserve(&small, adding: Self.inline)
+            small.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
+        }
         guard let c = handles.inlineCount(h) else {
             handles.big[handles.bigIndex(h)].insert(p)
             return
@@ -490,6 +492,8 @@ struct PartyTimes: Sendable {
     /// Sets `p`'s time, making the map when `h` is -1.
     mutating func set(_ p: Party, _ t: EventTime, in h: inout Int32) {
         handles.open(&h) {
+            HugeArrays.reserve(&parties, adding: Self.inline)
+            HugeArrays.reserve(&times, adding: Self.inline)
             parties.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
             times.append(contentsOf: repeatElement(0, count: Self.inline))
         }
