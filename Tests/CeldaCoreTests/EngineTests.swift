@@ -143,6 +143,25 @@ struct OrderRandom {
 }
 
 @Suite struct BurstDetectorTests {
+    /// Reciprocity: when the numbers a ring line called call it back, it is a business, not a
+    /// ring, and there is no alert. Calls to the line from numbers it never called do not count.
+    /// (A call back is found through the window's callee bits, then the window itself.)
+    @Test func calleesCallingBackSuppressTheAlert() {
+        let line: UInt64 = 525_500_000_001
+        let ring = Fixture.ringCalls(caller: line, n: 40)
+        let back = ring.enumerated().map { i, r in
+            Fixture.call(100 + i, caller: r.callee.raw, callee: line, at: i * 120 + 60, duration: 30)
+        }
+        #expect(back.allSatisfy { b in ring.contains { $0.callee == b.caller } })
+        #expect(Fixture.run(ring + back).isEmpty)
+        let strangers = (0..<40).map { i in
+            Fixture.call(200 + i, caller: 525_599_000_000 + UInt64(i), callee: line, at: i * 120 + 60, duration: 30)
+        }
+        let alerts = Fixture.run(ring + strangers)
+        #expect(alerts.count == 1)
+        #expect(alerts.first?.metrics.contains { $0.0 == "reciprocity" && $0.1 == .number(0) } == true)
+    }
+
     @Test func ringLineOnPrisonTowerIsHighOrCritical() throws {
         let alerts = Fixture.run(Fixture.ringCalls(n: 40))
         #expect(alerts.count == 1)

@@ -76,6 +76,12 @@ struct KeyedStorageTests {
         #expect(maps.count(h) == 3)
     }
 
+    /// `burst`'s per-line slot keeps its size as fields are added into its padding (a slot
+    /// straddles two or three cache lines; a bigger one would make the table bigger too).
+    @Test func burstSlotStaysEightyEightBytes() {
+        #expect(MemoryLayout<KeyTable<BurstDetector.LineState>.Slot>.stride == 88)
+    }
+
     /// Growing a big array through `HugeArrays.reserve` (past half the huge-page threshold, where
     /// it moves into advised storage) keeps its elements and leaves room for what is added; a
     /// small one is left to grow as usual.
