@@ -74,6 +74,24 @@ func randomCSV(rows: Int, seed: UInt64) -> (text: [UInt8], fields: [[String]]) {
     return (out, expected)
 }
 
+/// Every row of `bytes`, scanned in one buffer with the end of input at its end.
+func scanWhole(_ bytes: ArraySlice<UInt8>) -> [[String]] {
+    var rows: [[String]] = []
+    Array(bytes).withUnsafeBytes { buf in
+        var fields: [FieldSpan] = []
+        var pos = 0
+        while pos < buf.count {
+            guard case .row(let next, _) = CSVScanner().scan(buf, from: pos, eof: true, fields: &fields) else {
+                Issue.record("scan failed at \(pos)")
+                return
+            }
+            rows.append(fields.map { CSVScanner.text($0, in: buf) })
+            pos = next
+        }
+    }
+    return rows
+}
+
 func collect(_ row: Row) -> [String] { row.fields.map { CSVScanner.text($0, in: row.buffer) } }
 
 @Suite struct CSVScannerTests {
@@ -99,20 +117,7 @@ func collect(_ row: Row) -> [String] { row.fields.map { CSVScanner.text($0, in: 
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
     func randomCSVMatchesWhatWasWritten(seed: UInt64) {
         let (text, expected) = randomCSV(rows: 400, seed: seed)
-        var rows: [[String]] = []
-        text.withUnsafeBytes { buf in
-            var fields: [FieldSpan] = []
-            var pos = 0
-            while pos < buf.count {
-                guard case .row(let next, _) = CSVScanner().scan(buf, from: pos, eof: true, fields: &fields) else {
-                    Issue.record("scan failed at \(pos)")
-                    return
-                }
-                rows.append(fields.map { CSVScanner.text($0, in: buf) })
-                pos = next
-            }
-        }
-        #expect(rows == expected)
+        #expect(scanWhole(text[...]) == expected)
     }
 
     /// Oracle for the 64-byte block scan: wide unquoted rows (up to 300 fields, past the fast
@@ -147,25 +152,9 @@ func collect(_ row: Row) -> [String] { row.fields.map { CSVScanner.text($0, in: 
             ends.append(start..<text.count)
             expected.append(row)
         }
-        func scanAll(_ bytes: ArraySlice<UInt8>) -> [[String]] {
-            var rows: [[String]] = []
-            Array(bytes).withUnsafeBytes { buf in
-                var fields: [FieldSpan] = []
-                var pos = 0
-                while pos < buf.count {
-                    guard case .row(let next, _) = CSVScanner().scan(buf, from: pos, eof: true, fields: &fields) else {
-                        Issue.record("scan failed at \(pos)")
-                        return
-                    }
-                    rows.append(fields.map { CSVScanner.text($0, in: buf) })
-                    pos = next
-                }
-            }
-            return rows
-        }
-        #expect(scanAll(text[...]) == expected)
-        for (k, r) in ends.enumerated() where scanAll(text[r]) != [expected[k]] {
-            Issue.record("row \(k) alone: \(scanAll(text[r])) against \(expected[k])")
+        #expect(scanWhole(text[...]) == expected)
+        for (k, r) in ends.enumerated() where scanWhole(text[r]) != [expected[k]] {
+            Issue.record("row \(k) alone: \(scanWhole(text[r])) against \(expected[k])")
         }
     }
 

@@ -142,7 +142,7 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     }
 
     /// Removes every key whose value `drop` selects (idle-key sweeps). `drop` may change the
-    /// value it is given (to release what it holds) and may see a value twice.
+    /// value it is given (to release what it holds); it sees each value once.
     ///
     /// One pass, starting after an empty slot so no probe chain wraps past the start. A removed
     /// key leaves a hole; each key after a hole in its run of occupied slots moves to the first
