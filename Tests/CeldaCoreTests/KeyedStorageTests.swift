@@ -188,6 +188,140 @@ struct KeyedStorageTests {
         }
         #expect(sizes.contains(24) && sizes.contains(32) && sizes.contains(48) && sizes.contains(64))
         for (k, v) in oracle { #expect(table.find(k).map { table[$0] } == v) }
+        Self.expectOrdered(table)
+    }
+
+    /// The table's layout rule, checked slot by slot: every key is reachable from its home (no
+    /// empty slot between them) and each run of occupied slots is in hash order, which is what
+    /// lets a lookup stop early and a growth move keys in place.
+    static func expectOrdered<V>(_ table: KeyTable<V>) {
+        let n = table.capacity
+        var start = 0
+        while table.key(at: start) != 0 { start += 1 }
+        var previous: UInt64?
+        var j = start
+        var count = 0
+        for _ in 0..<n {
+            j = j + 1 == n ? 0 : j + 1
+            let k = table.key(at: j)
+            if k == 0 {
+                previous = nil
+                continue
+            }
+            count += 1
+            var p = KeyTable<V>.home(k, count: n)
+            while p != j {
+                #expect(table.key(at: p) != 0, "key \(k) in slot \(j) is cut off from its home")
+                p = p + 1 == n ? 0 : p + 1
+            }
+            let h = KeyTable<V>.hash(k)
+            // In a run, homes and hashes rise, except where the run wraps past the end.
+            if let prev = previous, KeyTable<V>.home(prev, count: n) <= KeyTable<V>.home(k, count: n) {
+                #expect(KeyTable<V>.hash(prev) < h, "slot \(j) is out of hash order")
+            }
+            previous = k
+        }
+        #expect(count == table.count)
+    }
+
+    /// Growing in place through many steps, with removals and sweeps between them, keeps every
+    /// key and the layout rule; lookups of absent keys (stopped early) agree with the dictionary.
+    @Test(arguments: [7, 8] as [UInt64])
+    func keyTableGrowsInPlaceKeepingEveryKey(seed: UInt64) {
+        var rng = OrderRandom(s: seed)
+        var table = KeyTable<UInt64>(empty: 0, capacity: 1)
+        var oracle: [UInt64: UInt64] = [:]
+        var sizes: [Int] = []
+        for step in 0..<120_000 {
+            let key = 1 + rng.next() % 200_000
+            switch rng.next() % 16 {
+            case 0..<12:
+                let slot = table.findOrInsert(key)
+                table[slot] &+= key
+                oracle[key, default: 0] &+= key
+            case 12..<15:
+                if let slot = table.find(key) { table.remove(at: slot) }
+                oracle[key] = nil
+            default:
+                #expect(table.find(key).map { table[$0] } == oracle[key])
+            }
+            if step % 10_000 == 9_999 {
+                let cut = rng.next() % 4
+                table.removeAll { $0 % 4 == cut }
+                oracle = oracle.filter { $0.value % 4 != cut }
+            }
+            if sizes.last != table.capacity {
+                sizes.append(table.capacity)
+                Self.expectOrdered(table)
+            }
+        }
+        #expect(table.count == oracle.count)
+        Self.expectOrdered(table)
+        for k in 1...UInt64(200_000) { #expect(table.find(k).map { table[$0] } == oracle[k]) }
+        #expect(sizes.count > 10 && table.capacity >= 1 << 15)
+    }
+
+    /// A run that wraps past the end of a tiny table and is too long to unwrap into the added
+    /// slots: the table grows by inserting every key again, and keeps them all.
+    @Test func keyTableGrowsPastALongWrappedRun() {
+        // Keys whose home in 16 slots is the last one, so their run wraps to the start.
+        var keys: [UInt64] = []
+        var k: UInt64 = 1
+        while keys.count < 11 {
+            if KeyTable<Int>.home(k, count: 16) == 15 { keys.append(k) }
+            k += 1
+        }
+        var table = KeyTable<Int>(empty: -1, capacity: 1)
+        for (i, key) in keys.enumerated() { table[table.findOrInsert(key)] = i }
+        #expect(table.capacity == 16)
+        Self.expectOrdered(table)
+        table[table.findOrInsert(1_000_003)] = 99
+        #expect(table.capacity == 24)
+        Self.expectOrdered(table)
+        for (i, key) in keys.enumerated() { #expect(table.find(key).map { table[$0] } == i) }
+        #expect(table.find(1_000_003).map { table[$0] } == 99)
+    }
+
+    /// A short run that wraps past the end (four keys whose home is the last slot in 24 slots, so
+    /// in 16 as well) is unwrapped into the added slots, and the keys the grown table has no room
+    /// for at its end wrap to its start again, ahead of the keys there.
+    @Test func keyTableGrowsInPlaceWithAWrappedRun() {
+        var last: [UInt64] = []
+        var first: [UInt64] = []
+        var k: UInt64 = 1
+        while last.count < 4 || first.count < 7 {
+            if KeyTable<Int>.home(k, count: 24) == 23, last.count < 4 { last.append(k) }
+            if KeyTable<Int>.home(k, count: 16) == 0, first.count < 7 { first.append(k) }
+            k += 1
+        }
+        var table = KeyTable<Int>(empty: -1, capacity: 1)
+        for (i, key) in (last + first).enumerated() { table[table.findOrInsert(key)] = i }
+        #expect(table.capacity == 16 && table.key(at: 0) != 0)
+        Self.expectOrdered(table)
+        table[table.findOrInsert(1_000_003)] = 99
+        #expect(table.capacity == 24)
+        Self.expectOrdered(table)
+        for (i, key) in (last + first).enumerated() { #expect(table.find(key).map { table[$0] } == i) }
+        // Three of the four wrapped again: at the start, before the keys whose home is there.
+        #expect(table.key(at: 23) == last.min { KeyTable<Int>.hash($0) < KeyTable<Int>.hash($1) })
+        #expect(last.contains(table.key(at: 0)) && last.contains(table.key(at: 2)))
+    }
+
+    /// A copy of a table is a value: changing either leaves the other as it was.
+    @Test func keyTableCopiesAreIndependent() {
+        var a = KeyTable<Int>(empty: -1, capacity: 1)
+        for k in 1...50 as ClosedRange<UInt64> { a[a.findOrInsert(k)] = Int(k) }
+        var b = a
+        b[b.find(7)!] = 701
+        b.remove(at: b.find(8)!)
+        for k in 51...500 as ClosedRange<UInt64> { b[b.findOrInsert(k)] = Int(k) }
+        b.removeAll { $0 % 2 == 0 }
+        #expect(a.count == 50 && a.capacity < b.capacity)
+        for k in 1...50 as ClosedRange<UInt64> { #expect(a.find(k).map { a[$0] } == Int(k)) }
+        #expect(b.find(7).map { b[$0] } == 701)
+        #expect(b.find(8) == nil && b.find(10) == nil && b.find(499).map { b[$0] } == 499)
+        Self.expectOrdered(a)
+        Self.expectOrdered(b)
     }
 
     /// A pair counts as usual from its second call; merging adds counts (once and once is

@@ -14,6 +14,11 @@ static inline __attribute__((always_inline)) void celda_prefetch(const void *p) 
 #endif
 #if defined(__linux__)
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#else
+#include <stdlib.h>
+#include <string.h>
 #endif
 
 /// Tells the kernel that the whole 2 MiB pages inside `[p, p + n)` may be backed by transparent
@@ -50,6 +55,56 @@ static inline void celda_free_zeroed(void *p, size_t n) {
 #else
     (void)p;
     (void)n;
+#endif
+}
+
+/// ``celda_advise_huge`` for a whole table mapping, its unaligned ends too: `mremap` moves only a
+/// range inside one mapping, and advising part of one would split it in three.
+static inline void celda_table_advise(void *p, size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    (void)madvise(p, n, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+/// `n` zero bytes for a hash table's slots, or `NULL`: an anonymous mapping (its memory is taken
+/// as pages are first written, in huge pages once it is big), which ``celda_table_grow`` extends
+/// in place or moves without copying. Free with ``celda_table_free``.
+static inline void *celda_table_alloc(size_t n) {
+#if defined(__linux__)
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    celda_table_advise(p, n);
+    return p;
+#else
+    return calloc(1, n);
+#endif
+}
+
+/// The table at `p` (`old` bytes) made `n` bytes long (`n > old`): the first `old` bytes kept,
+/// the rest zero; `NULL` when there is no memory (then `p` is unchanged). On Linux the pages are
+/// remapped (`mremap`), not copied, so only the new part is ever zeroed and written.
+static inline void *celda_table_grow(void *p, size_t old, size_t n) {
+#if defined(__linux__)
+    long q = syscall(SYS_mremap, p, old, n, 1 /* MREMAP_MAYMOVE */);
+    if (q == -1) return NULL;
+    celda_table_advise((void *)q, n);
+    return (void *)q;
+#else
+    char *q = (char *)realloc(p, n);
+    if (q != NULL) memset(q + old, 0, n - old);
+    return q;
+#endif
+}
+
+static inline void celda_table_free(void *p, size_t n) {
+#if defined(__linux__)
+    (void)munmap(p, n);
+#else
+    (void)n;
+    free(p);
 #endif
 }
 

@@ -30,7 +30,7 @@ public enum Entity: Hashable, Sendable {
 }
 
 /// Alert severity, ordered.
-public enum Severity: Int, Comparable, Sendable, CaseIterable {
+public enum Severity: Int, Comparable, Sendable, CaseIterable, BitwiseCopyable {
     case low, medium, high, critical
     public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
     public var name: String {

@@ -49,7 +49,7 @@ public struct BurstDetector: Detector {
     public let config: BurstConfig
     public var name: String { "burst" }
 
-    struct LineState {
+    struct LineState: BitwiseCopyable {
         var window = EntryList()
         /// Prison-linked calls over the long window.
         var slow = EntryList()

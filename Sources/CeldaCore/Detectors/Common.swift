@@ -1,6 +1,6 @@
 /// One alert per entity while a pattern lasts: a new one only when it escalates or after the
 /// cooldown. Lives in the detector's per-key state, so a sharded run suppresses like one process.
-struct Suppression: Sendable {
+struct Suppression: Sendable, BitwiseCopyable {
     var lastAlert: EventTime = .min
     var lastSeverity = Severity.low
 

@@ -3,19 +3,27 @@ public import CCeldaSupport
 /// Per-key detector state: an open-addressing hash table from nonzero 64-bit keys (packed
 /// numbers, IMEIs, cell hashes) to values stored in the slots themselves.
 ///
-/// A lookup is two multiplies and, at the table's load (at most 70%), a few probes into
-/// one array, so the key and its state usually share a cache line; there is no per-key
-/// allocation. A full table grows by half and then by a third in turn (16, 24, 32, 48, …
-/// slots), not by doubling: every slot is written when a table grows, so its whole size is
-/// resident, and steps of 1.5× and 1.33× leave a big table about a sixth smaller on average. Values are mutated in place through their slot (`table[slot]`). Removal closes the
-/// probe chain by backward shifting (no tombstones build up under key churn), which moves other
+/// A lookup is two multiplies and, at the table's load (at most 70%), a few probes into one
+/// block of memory, so the key and its state usually share a cache line; there is no per-key
+/// allocation. The probing is linear and ordered (Robin Hood): the keys of a run of occupied
+/// slots are kept in the order of their hash, whose high bits give a key's home slot, so a key
+/// is always as close to its home as that order allows and a lookup of an absent key stops at
+/// the first key that would come after it (most lookups of a call's callee find none).
+///
+/// The slots live in an anonymous mapping. A full table grows by half and then by a third in
+/// turn (16, 24, 32, 48, … slots, not doubling: a big table is about a sixth smaller on
+/// average) in place: the mapping is extended (remapped, never copied) and, because a home is
+/// the hash scaled to the table's size, every key's new slot is at or after its old one, so the
+/// keys move up from the last one down with no second table. Only the added part is new memory.
+/// Values are mutated in place through their slot (`table[slot]`). Removal closes the run by
+/// shifting the keys after it back (no tombstones build up under key churn), which moves other
 /// keys, so slots are valid only until the next insertion or removal.
 ///
 /// Iteration order follows the hash, so nothing that reaches the output may depend on it;
-/// detectors iterate only to evict.
-public struct KeyTable<Value>: Sendable where Value: Sendable {
+/// detectors iterate only to evict. A copy shares the slots until either copy changes.
+public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & BitwiseCopyable {
     @usableFromInline
-    struct Slot: Sendable {
+    struct Slot: BitwiseCopyable {
         @usableFromInline var key: UInt64
         @usableFromInline var value: Value
         @inlinable init(key: UInt64, value: Value) {
@@ -24,7 +32,44 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
         }
     }
 
-    @usableFromInline var slots: [Slot]
+    /// Owns the mapping (one per table, shared by copies until one of them changes).
+    @usableFromInline
+    final class Storage {
+        @usableFromInline var base: UnsafeMutablePointer<Slot>
+        @usableFromInline var count: Int
+
+        @usableFromInline init(count: Int) {
+            self.count = count
+            guard let raw = celda_table_alloc(count * MemoryLayout<Slot>.stride) else {
+                fatalError("out of memory: a key table of \(count) slots")
+            }
+            base = raw.bindMemory(to: Slot.self, capacity: count)
+        }
+
+        @usableFromInline func copy() -> Storage {
+            let s = Storage(count: count)
+            s.base.update(from: base, count: count)
+            return s
+        }
+
+        /// Extends the slots to `n`; the new ones are empty (zero).
+        @usableFromInline func resize(to n: Int) {
+            let stride = MemoryLayout<Slot>.stride
+            guard let raw = celda_table_grow(base, count * stride, n * stride) else {
+                fatalError("out of memory: a key table of \(n) slots")
+            }
+            base = raw.bindMemory(to: Slot.self, capacity: n)
+            count = n
+        }
+
+        deinit { celda_table_free(base, count * MemoryLayout<Slot>.stride) }
+    }
+
+    @usableFromInline var storage: Storage
+    /// `storage`'s slots and their number, kept here so a lookup reads no object.
+    @usableFromInline var base: UnsafeMutablePointer<Slot>
+    @usableFromInline var size: Int
+    /// What a new key's value starts as (empty slots hold only a zero key).
     @usableFromInline let empty: Value
     @usableFromInline var used = 0
 
@@ -36,57 +81,94 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
         var bits = 4
         while (1 << bits) * 7 < capacity * 10 { bits += 1 }
         self.empty = empty
-        slots = HugeArrays.make(repeating: Slot(key: 0, value: empty), count: 1 << bits)
+        storage = Storage(count: 1 << bits)
+        base = storage.base
+        size = storage.count
     }
 
     @inlinable public var isEmpty: Bool { used == 0 }
     /// Slots (occupied or not), for visiting every key.
-    @inlinable public var capacity: Int { slots.count }
+    @inlinable public var capacity: Int { size }
 
-    /// The slot where a key's probe starts: the high bits of its multiplicative hash, scaled to
-    /// the table's size.
-    @inlinable @inline(__always) func home(_ key: UInt64) -> Int { Self.home(key, count: slots.count) }
-
-    /// ``home(_:)`` in a table of `count` slots.
-    @inlinable @inline(__always) static func home(_ key: UInt64, count: Int) -> Int {
-        let h = (key ^ key >> 29) &* 0x9E37_79B9_7F4A_7C15
-        return Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(truncatingIfNeeded: count)).high)
+    /// A key's hash: a bijection of 64-bit integers (so two keys never tie), whose high bits
+    /// spread clustered keys (consecutive numbers) over the table.
+    @inlinable @inline(__always) static func hash(_ key: UInt64) -> UInt64 {
+        (key ^ key >> 29) &* 0x9E37_79B9_7F4A_7C15
     }
 
+    /// The home slot of a hash in a table of `count` slots: the hash scaled to the size, so it
+    /// never decreases as the table grows.
+    @inlinable @inline(__always) static func home(hash h: UInt64, count: Int) -> Int {
+        Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(truncatingIfNeeded: count)).high)
+    }
+
+    /// The slot where a key's probe starts.
+    @inlinable @inline(__always) static func home(_ key: UInt64, count: Int) -> Int {
+        home(hash: hash(key), count: count)
+    }
+
+    @inlinable @inline(__always) func home(_ key: UInt64) -> Int { Self.home(key, count: size) }
+
     /// The slot after `i` (the probe wraps at the end).
-    @inlinable @inline(__always) func after(_ i: Int) -> Int { i + 1 == slots.count ? 0 : i + 1 }
+    @inlinable @inline(__always) func after(_ i: Int) -> Int { i + 1 == size ? 0 : i + 1 }
+
+    /// Whether the key in slot `p` comes after a key of hash `h` whose probe reached `p` after
+    /// `d` slots: its home is later (it is fewer slots from it), or the same with a larger hash.
+    @inlinable @inline(__always) func comesAfter(slot p: Int, probe d: Int, hash h: UInt64) -> Bool {
+        let he = Self.hash(base[p].key)
+        let e = Self.home(hash: he, count: size)
+        let de = p >= e ? p - e : p + size - e
+        return de < d || (de == d && he > h)
+    }
+
+    /// Makes the slots this table's own before a change (a copy shares them until then).
+    @inlinable @inline(__always) mutating func unique() {
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = storage.copy()
+            base = storage.base
+        }
+    }
 
     /// The value in an occupied slot.
     @inlinable public subscript(slot: Int) -> Value {
-        @inline(__always) get { slots[slot].value }
-        @inline(__always) _modify { yield &slots[slot].value }
+        @inline(__always) get {
+            precondition(slot >= 0 && slot < size)
+            return base[slot].value
+        }
+        @inline(__always) _modify {
+            precondition(slot >= 0 && slot < size)
+            unique()
+            yield &base[slot].value
+        }
     }
 
     /// The key in a slot (0 when empty).
-    @inlinable @inline(__always) public func key(at slot: Int) -> UInt64 { slots[slot].key }
+    @inlinable @inline(__always) public func key(at slot: Int) -> UInt64 {
+        precondition(slot >= 0 && slot < size)
+        return base[slot].key
+    }
 
     /// Starts loading the home slot of `key` into the cache (a hint for a lookup soon after).
     @inlinable @inline(__always)
     public func prefetch(_ key: UInt64) {
-        slots.withUnsafeBufferPointer {
-            let slot = UnsafeRawPointer($0.baseAddress! + home(key))
-            celda_prefetch(slot)
-            // A slot wider than a few words may straddle two cache lines: load the line of its end too.
-            if MemoryLayout<Slot>.stride > 16 { celda_prefetch(slot + (MemoryLayout<Slot>.size - 1)) }
-        }
+        let slot = UnsafeRawPointer(base + home(key))
+        celda_prefetch(slot)
+        // A slot wider than a few words may straddle two cache lines: load the line of its end too.
+        if MemoryLayout<Slot>.stride > 16 { celda_prefetch(slot + (MemoryLayout<Slot>.size - 1)) }
     }
 
     /// The slot of `key`, or `nil`.
     @inlinable @inline(__always)
     public func find(_ key: UInt64) -> Int? {
-        var i = home(key)
-        return slots.withUnsafeBufferPointer { s in
-            while true {
-                let k = s[i].key
-                if k == key { return i }
-                if k == 0 { return nil }
-                i = i + 1 == s.count ? 0 : i + 1
-            }
+        let h = Self.hash(key)
+        var p = Self.home(hash: h, count: size)
+        var d = 0
+        while true {
+            let k = base[p].key
+            if k == key { return p }
+            if k == 0 || comesAfter(slot: p, probe: d, hash: h) { return nil }
+            p = after(p)
+            d += 1
         }
     }
 
@@ -94,103 +176,205 @@ public struct KeyTable<Value>: Sendable where Value: Sendable {
     @inlinable @inline(__always)
     public mutating func findOrInsert(_ key: UInt64) -> Int {
         precondition(key != 0, "KeyTable keys are nonzero")
-        if (used + 1) * 10 > slots.count * 7 { grow() }
-        var i = home(key)
+        unique()
+        if (used + 1) * 10 > size * 7 { grow() }
+        let h = Self.hash(key)
+        var p = Self.home(hash: h, count: size)
+        var d = 0
         while true {
-            let k = slots[i].key
-            if k == key { return i }
-            if k == 0 { break }
-            i = after(i)
+            let k = base[p].key
+            if k == key { return p }
+            if k == 0 {
+                base[p] = Slot(key: key, value: empty)
+                used += 1
+                return p
+            }
+            if comesAfter(slot: p, probe: d, hash: h) { break }
+            p = after(p)
+            d += 1
         }
-        slots[i].key = key
+        openSlot(p)
+        base[p] = Slot(key: key, value: empty)
         used += 1
-        return i
+        return p
     }
 
+    /// Frees slot `p` by moving the keys from it to the end of its run one slot on.
+    @inlinable
+    mutating func openSlot(_ p: Int) {
+        var q = after(p)
+        while base[q].key != 0 { q = after(q) }
+        let stride = MemoryLayout<Slot>.stride
+        if q > p {
+            UnsafeMutableRawPointer(base + p + 1).copyMemory(from: base + p, byteCount: (q - p) * stride)
+        } else {
+            // The run wraps at the end.
+            UnsafeMutableRawPointer(base + 1).copyMemory(from: base, byteCount: q * stride)
+            base[0] = base[size - 1]
+            UnsafeMutableRawPointer(base + p + 1).copyMemory(from: base + p, byteCount: (size - 1 - p) * stride)
+        }
+    }
+
+    /// Puts `s`, whose key is absent, at its place; returns its slot.
+    @inlinable
+    mutating func place(_ s: Slot) {
+        let h = Self.hash(s.key)
+        var p = Self.home(hash: h, count: size)
+        var d = 0
+        while base[p].key != 0, !comesAfter(slot: p, probe: d, hash: h) {
+            p = after(p)
+            d += 1
+        }
+        if base[p].key != 0 { openSlot(p) }
+        base[p] = s
+    }
+
+    /// Grows the slots in place, 2^k → 1.5 · 2^k → 2^(k+1).
     @inlinable
     mutating func grow() {
-        let old = slots
-        // 2^k → 1.5 · 2^k → 2^(k+1).
-        let n = old.count & (old.count - 1) == 0 ? old.count + old.count / 2 : old.count / 3 * 4
-        slots = HugeArrays.make(repeating: Slot(key: 0, value: empty), count: n)
-        for s in old where s.key != 0 {
-            var i = home(s.key)
-            while slots[i].key != 0 { i = after(i) }
-            slots[i] = s
+        let n = size
+        let m = n & (n - 1) == 0 ? n + n / 2 : n / 3 * 4
+        // The keys of the run that wraps past the end: a prefix of the slots, before their homes.
+        var w = 0
+        while base[w].key != 0, home(base[w].key) > w { w += 1 }
+        guard n + w <= m else {
+            regrow(to: m)
+            return
         }
+        storage.resize(to: m)
+        base = storage.base
+        size = m
+        // Unwrapped, they continue that run past the old end…
+        for i in 0..<w {
+            base[n + i] = base[i]
+            base[i].key = 0
+        }
+        // …and the keys after them in the first run move back to where they would be without them.
+        var next = 0
+        var p = w
+        while p < n, base[p].key != 0 {
+            let t = max(Self.home(base[p].key, count: n), next)
+            if t < p {
+                base[t] = base[p]
+                base[p].key = 0
+            }
+            next = t + 1
+            p += 1
+        }
+        // Now each key is at max(its home, the previous key's slot + 1), in hash order with no
+        // wrap. The same rule with the new homes, which are no smaller, gives slots no smaller:
+        // moving the keys from the last one down never overwrites a key still to move.
+        var targets: [Int32] = []
+        targets.reserveCapacity(used)
+        var last = -1
+        for p in 0..<(n + w) where base[p].key != 0 {
+            last = max(Self.home(base[p].key, count: m), last + 1)
+            targets.append(Int32(truncatingIfNeeded: last))
+        }
+        // Keys whose slot would be past the end wrap to the start: placed last, as insertions.
+        var wrapped: [Slot] = []
+        var i = targets.count - 1
+        p = n + w - 1
+        while i >= 0 {
+            if base[p].key != 0 {
+                let t = Int(targets[i])
+                i -= 1
+                if t >= m {
+                    wrapped.append(base[p])
+                    base[p].key = 0
+                } else if t != p {
+                    base[t] = base[p]
+                    base[p].key = 0
+                }
+            }
+            p -= 1
+        }
+        for s in wrapped { place(s) }
     }
 
-    /// Removes the key in `slot` (backward shift: later keys of its probe chain move up).
+    /// Grows to `m` slots by inserting every key again (when the wrapped run is too long to unwrap
+    /// into the added slots, which only a tiny table's can be).
+    @usableFromInline
+    mutating func regrow(to m: Int) {
+        var keys: [Slot] = []
+        keys.reserveCapacity(used)
+        for p in 0..<size where base[p].key != 0 {
+            keys.append(base[p])
+            base[p].key = 0
+        }
+        storage.resize(to: m)
+        base = storage.base
+        size = m
+        for s in keys { place(s) }
+    }
+
+    /// Removes the key in `slot` (backward shift: the later keys of its run that are not at home
+    /// move back one slot).
     @inlinable
     public mutating func remove(at slot: Int) {
+        precondition(slot >= 0 && slot < size && base[slot].key != 0)
+        unique()
         var hole = slot
-        var j = slot
         while true {
-            j = after(j)
-            let k = slots[j].key
-            if k == 0 { break }
-            let h = home(k)
-            // Move k into the hole when its home is not cyclically within (hole, j].
-            let inRange = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j)
-            if !inRange {
-                slots[hole] = slots[j]
-                hole = j
-            }
+            let j = after(hole)
+            let k = base[j].key
+            if k == 0 || home(k) == j { break }
+            base[hole] = base[j]
+            hole = j
         }
-        slots[hole] = Slot(key: 0, value: empty)
+        base[hole].key = 0
         used -= 1
     }
 
     /// Removes every key whose value `drop` selects (idle-key sweeps). `drop` may change the
     /// value it is given (to release what it holds); it sees each value once.
     ///
-    /// One pass, starting after an empty slot so no probe chain wraps past the start. A removed
-    /// key leaves a hole; each key after a hole in its run of occupied slots moves to the first
-    /// hole at or after its home, so every key stays reachable from its home without a gap.
-    /// Unlike ``remove(at:)`` once per key, which scans the rest of the run for each removal, a
-    /// run is scanned once however many of its keys go (a sweep drops about a fifth of them).
+    /// One pass, starting after an empty slot so no run wraps past the start. A removed key
+    /// leaves a hole; each key after a hole in its run moves to the first hole at or after its
+    /// home, which keeps the run in hash order with every key reachable from its home. Unlike
+    /// ``remove(at:)`` once per key, which shifts the rest of the run for each removal, a run is
+    /// scanned once however many of its keys go (a sweep drops about a fifth of them).
     @inlinable
     public mutating func removeAll(where drop: (inout Value) -> Bool) {
         guard used > 0 else { return }
-        let n = slots.count
-        let empty = self.empty
+        unique()
+        let n = size
+        let s = base
         var removed = 0
-        slots.withUnsafeMutableBufferPointer { s in
-            var start = 0
-            while s[start].key != 0 { start += 1 }  // the load is at most 70%: there is one
-            // Offsets from `start`, so a run's positions compare without wrapping.
-            @inline(__always) func offset(_ i: Int) -> Int { i >= start ? i - start : i + n - start }
-            var j = start
-            /// Whether the current run has a hole yet (until then nothing in it moves).
-            var holed = false
-            for _ in 1..<n {
-                j = j + 1 == n ? 0 : j + 1
-                let k = s[j].key
-                if k == 0 {
-                    holed = false
-                    continue
-                }
-                if drop(&s[j].value) {
-                    s[j] = Slot(key: 0, value: empty)
-                    removed += 1
-                    holed = true
-                    continue
-                }
-                guard holed else { continue }
-                // The first hole at or after the key's home: all slots from the home to j were
-                // occupied before this pass, so every empty slot among them is a hole of this run.
-                let h = Self.home(k, count: n)
-                let limit = offset(j)
-                var p = h
-                var d = offset(h)
-                while d < limit, s[p].key != 0 {
-                    p = p + 1 == n ? 0 : p + 1
-                    d += 1
-                }
-                if d < limit {
-                    s[p] = s[j]
-                    s[j] = Slot(key: 0, value: empty)
-                }
+        var start = 0
+        while s[start].key != 0 { start += 1 }  // the load is at most 70%: there is one
+        // Offsets from `start`, so a run's positions compare without wrapping.
+        @inline(__always) func offset(_ i: Int) -> Int { i >= start ? i - start : i + n - start }
+        var j = start
+        /// Whether the current run has a hole yet (until then nothing in it moves).
+        var holed = false
+        for _ in 1..<n {
+            j = j + 1 == n ? 0 : j + 1
+            let k = s[j].key
+            if k == 0 {
+                holed = false
+                continue
+            }
+            if drop(&s[j].value) {
+                s[j].key = 0
+                removed += 1
+                holed = true
+                continue
+            }
+            guard holed else { continue }
+            // The first hole at or after the key's home: all slots from the home to j were
+            // occupied before this pass, so every empty slot among them is a hole of this run.
+            let h = Self.home(k, count: n)
+            let limit = offset(j)
+            var p = h
+            var d = offset(h)
+            while d < limit, s[p].key != 0 {
+                p = p + 1 == n ? 0 : p + 1
+                d += 1
+            }
+            if d < limit {
+                s[p] = s[j]
+                s[j].key = 0
             }
         }
         used -= removed

@@ -18,7 +18,7 @@ public struct SequentialDetector: Detector {
     public let config: SequentialConfig
     public var name: String { "sequential" }
 
-    struct LineState {
+    struct LineState: BitwiseCopyable {
         var window = EntryList()
         var lastSeen: EventTime = .min
         var suppression = Suppression()

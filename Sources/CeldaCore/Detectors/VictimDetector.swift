@@ -41,7 +41,7 @@ public struct VictimDetector: Detector {
     public let config: VictimConfig
     public var name: String { "victim" }
 
-    struct State {
+    struct State: BitwiseCopyable {
         var calls = EntryList()
         /// Callers within the window by last call time (bounded; popular numbers saturate it), in
         /// ``callerTimes``.
