@@ -82,29 +82,39 @@ struct KeyedStorageTests {
         #expect(MemoryLayout<KeyTable<BurstDetector.LineState>.Slot>.stride == 88)
     }
 
-    /// Growing a big array through `HugeArrays.reserve` (past half the huge-page threshold, where
-    /// it moves into advised storage) keeps its elements and leaves room for what is added; a
-    /// small one is left to grow as usual.
-    @Test func hugeArraysReserveKeepsTheElements() {
-        var big: [UInt64] = []
-        var grownAt: [Int] = []
-        for i in 0..<(HugeArrays.threshold / 8 * 3) {
-            let before = big.capacity
-            HugeArrays.reserve(&big, adding: 1)
-            if big.capacity != before {
-                grownAt.append(i)
-                #expect(big.capacity >= 2 * i)
+    /// A mapped array against an `Array`: appends one at a time and in blocks take it through
+    /// many doublings of its mapping (remapped, not copied) with every element kept; changes
+    /// through the subscript land; a copy keeps its elements when the original changes.
+    @Test func mappedArrayMatchesAnArray() {
+        var mapped = MappedArray<UInt64>()
+        var oracle: [UInt64] = []
+        #expect(mapped.isEmpty && mapped.capacity == 0)
+        var capacities = Set<Int>()
+        for i in 0..<300_000 {
+            let v = UInt64(i) &* 0x9E37_79B9
+            if i % 7 == 0 {
+                mapped.append(repeating: v, count: 3)
+                oracle.append(contentsOf: repeatElement(v, count: 3))
+            } else {
+                mapped.append(v)
+                oracle.append(v)
             }
-            big.append(UInt64(i) &* 0x9E37_79B9)
+            if i % 5 == 0 {
+                let k = Int(v % UInt64(oracle.count))
+                mapped[k] &+= 1
+                oracle[k] &+= 1
+            }
+            capacities.insert(mapped.capacity)
         }
-        #expect(big.enumerated().allSatisfy { $0.element == UInt64($0.offset) &* 0x9E37_79B9 })
-        // Below half the threshold it never grows the array itself; above, it doubles it.
-        #expect(grownAt.allSatisfy { $0 * 8 >= HugeArrays.threshold / 2 })
-        #expect(grownAt.count >= 2)
-        var small: [UInt64] = [1, 2, 3]
-        let capacity = small.capacity
-        HugeArrays.reserve(&small, adding: 1_000)
-        #expect(small == [1, 2, 3] && small.capacity == capacity)
+        #expect(mapped.count == oracle.count)
+        #expect((0..<oracle.count).allSatisfy { mapped[$0] == oracle[$0] })
+        #expect(mapped.elements(10..<20) == Array(oracle[10..<20]))
+        #expect(capacities.count > 8 && mapped.capacity >= oracle.count)
+        let copy = mapped
+        for k in 0..<1_000 { mapped[k] = 0 }
+        mapped.append(42)
+        #expect((0..<oracle.count).allSatisfy { copy[$0] == oracle[$0] } && copy.count == oracle.count)
+        #expect(mapped[0] == 0 && mapped[oracle.count] == 42)
     }
 
     /// The oracle: an array per list. Random appends (some late, so they go before the tail),

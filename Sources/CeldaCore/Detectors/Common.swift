@@ -44,7 +44,7 @@ public enum Scoring {
 /// 41 bytes (48 in an ``EntryPool`` node, not 64): the cell of a located call is its site's
 /// tower, so only the cell of an unlocated call is kept, as a small key into the detector's
 /// ``CellIndex``.
-struct WindowEntry: Sendable {
+struct WindowEntry: Sendable, BitwiseCopyable {
     var start: EventTime
     var other: Party
     var ref: SourceRef

@@ -390,7 +390,7 @@ struct EntryPool: Sendable {
         var next: Int32
     }
 
-    var nodes: [Node] = []
+    var nodes = MappedArray<Node>()
     /// The free chain: nodes linked by `next` up to one whose `next` is -1.
     var free: Int32 = -1
     /// Heads of whole lists released while the chain was not empty, taken up in turn as the
@@ -441,10 +441,9 @@ struct EntryPool: Sendable {
             nodes[Int(n)] = Node(entry: e, next: -1)
             // The next node to hand out may have been freed long ago (a swept list): start
             // loading it now, so the next insertion does not wait for it.
-            if free >= 0 { nodes.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + Int(free)) } }
+            if free >= 0 { nodes.prefetch(Int(free)) }
             return n
         }
-        HugeArrays.reserve(&nodes, adding: 1)
         nodes.append(Node(entry: e, next: -1))
         return Int32(nodes.count - 1)
     }
@@ -480,10 +479,8 @@ struct EntryPool: Sendable {
     /// Starts loading a list's oldest and newest entries (a hint before an append and expiry).
     @inline(__always) func prefetch(_ list: EntryList) {
         guard list.head >= 0 else { return }
-        nodes.withUnsafeBufferPointer {
-            celda_prefetch($0.baseAddress! + Int(list.head))
-            celda_prefetch($0.baseAddress! + Int(list.tail))
-        }
+        nodes.prefetch(Int(list.head))
+        nodes.prefetch(Int(list.tail))
     }
 
     /// Whether any entry of the list has `other`.
@@ -520,7 +517,7 @@ struct EntryList: Sendable {
 /// freed big containers are reused.
 struct InlineHandles<Big: Sendable>: Sendable {
     /// Per handle: entries in its block (0...inline), or `-1 - i` for `big[i]`.
-    var counts: [Int32] = []
+    var counts = MappedArray<Int32>()
     var free: [Int32] = []
     var big: [Big] = []
     var bigFree: [Int32] = []
@@ -544,7 +541,6 @@ struct InlineHandles<Big: Sendable>: Sendable {
             h = f
         } else {
             addBlock()
-            HugeArrays.reserve(&counts, adding: 1)
             counts.append(0)
             h = Int32(counts.count - 1)
         }
@@ -592,7 +588,7 @@ struct InlineHandles<Big: Sendable>: Sendable {
 struct PartySets: Sendable {
     static let inline = 4
     /// Blocks of ``inline`` parties, one per handle.
-    var small: [Party] = []
+    var small = MappedArray<Party>()
     var handles = InlineHandles<Set<Party>>(emptyBig: [])
 
     @inline(__always) func contains(_ h: Int32, _ p: Party) -> Bool {
@@ -606,8 +602,8 @@ struct PartySets: Sendable {
     /// Starts loading the set behind `h`: its count and its block.
     @inline(__always) func prefetch(_ h: Int32) {
         guard h >= 0 else { return }
-        handles.counts.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + Int(h)) }
-        small.withUnsafeBufferPointer { celda_prefetch($0.baseAddress! + Int(h) * Self.inline) }
+        handles.counts.prefetch(Int(h))
+        small.prefetch(Int(h) * Self.inline)
     }
 
     @inline(__always) func count(_ h: Int32) -> Int {
@@ -618,8 +614,7 @@ struct PartySets: Sendable {
     /// Inserts `p` into the set behind `h`, making one when `h` is -1.
     mutating func insert(_ p: Party, into h: inout Int32) {
         handles.open(&h) {
-            HugeArrays.reserve(&small, adding: Self.inline)
-            small.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
+            small.append(repeating: Party(raw: 0), count: Self.inline)
         }
         guard let c = handles.inlineCount(h) else {
             handles.big[handles.bigIndex(h)].insert(p)
@@ -632,7 +627,7 @@ struct PartySets: Sendable {
             handles.counts[Int(h)] = Int32(c + 1)
             return
         }
-        let block = small[base..<(base + Self.inline)]
+        let block = small.elements(base..<(base + Self.inline))
         handles.spill(h) { set in
             // One allocation for a new container, the size that growing to these five parties
             // would reach (8 buckets) after three; a reused one kept its capacity. (Room for 16
@@ -655,8 +650,8 @@ struct PartySets: Sendable {
 /// the empty map.
 struct PartyTimes: Sendable {
     static let inline = 4
-    var parties: [Party] = []
-    var times: [EventTime] = []
+    var parties = MappedArray<Party>()
+    var times = MappedArray<EventTime>()
     var handles = InlineHandles<[Party: EventTime]>(emptyBig: [:])
 
     @inline(__always) func count(_ h: Int32) -> Int {
@@ -676,10 +671,8 @@ struct PartyTimes: Sendable {
     /// Sets `p`'s time, making the map when `h` is -1.
     mutating func set(_ p: Party, _ t: EventTime, in h: inout Int32) {
         handles.open(&h) {
-            HugeArrays.reserve(&parties, adding: Self.inline)
-            HugeArrays.reserve(&times, adding: Self.inline)
-            parties.append(contentsOf: repeatElement(Party(raw: 0), count: Self.inline))
-            times.append(contentsOf: repeatElement(0, count: Self.inline))
+            parties.append(repeating: Party(raw: 0), count: Self.inline)
+            times.append(repeating: 0, count: Self.inline)
         }
         guard let c = handles.inlineCount(h) else {
             handles.big[handles.bigIndex(h)][p] = t
@@ -696,8 +689,8 @@ struct PartyTimes: Sendable {
             handles.counts[Int(h)] = Int32(c + 1)
             return
         }
-        let keys = parties[base..<(base + Self.inline)]
-        let values = times[base..<(base + Self.inline)]
+        let keys = parties.elements(base..<(base + Self.inline))
+        let values = times.elements(base..<(base + Self.inline))
         handles.spill(h) { map in
             map.reserveCapacity(Self.inline + 2)
             for (k, v) in zip(keys, values) { map[k] = v }

@@ -1,0 +1,118 @@
+public import CCeldaSupport
+
+/// A growable array of plain values in an anonymous mapping: the entry pools and the blocks and
+/// counts of pooled sets and maps, which grow to tens of megabytes and are read at random.
+///
+/// It grows by doubling its mapping in place (``celda_table_grow``: remapped, never copied), so
+/// a growth costs neither a copy nor new pages for what it held, and the room it adds takes no
+/// memory until it is written. The mapping is advised for transparent huge pages from the start
+/// (fewer TLB misses on random reads: about 5% less CPU on one thread when the arrays were
+/// first advised). A copy shares the elements until either copy changes; nothing is mapped until
+/// the first append.
+@usableFromInline
+struct MappedArray<Element: BitwiseCopyable>: @unchecked Sendable {
+    @usableFromInline
+    final class Storage {
+        @usableFromInline var base: UnsafeMutablePointer<Element>
+        @usableFromInline var capacity: Int
+
+        @usableFromInline init(capacity: Int) {
+            self.capacity = capacity
+            guard let raw = celda_table_alloc(capacity * MemoryLayout<Element>.stride) else {
+                fatalError("out of memory: an array of \(capacity) elements")
+            }
+            base = raw.bindMemory(to: Element.self, capacity: capacity)
+        }
+
+        @usableFromInline func copy(count: Int) -> Storage {
+            let s = Storage(capacity: capacity)
+            s.base.update(from: base, count: count)
+            return s
+        }
+
+        @usableFromInline func grow(to n: Int) {
+            let stride = MemoryLayout<Element>.stride
+            guard let raw = celda_table_grow(base, capacity * stride, n * stride) else {
+                fatalError("out of memory: an array of \(n) elements")
+            }
+            base = raw.bindMemory(to: Element.self, capacity: n)
+            capacity = n
+        }
+
+        deinit { celda_table_free(base, capacity * MemoryLayout<Element>.stride) }
+    }
+
+    @usableFromInline var storage: Storage?
+    /// `storage`'s elements, kept here so a read follows no object (unused while `count` is 0).
+    @usableFromInline var base: UnsafeMutablePointer<Element>
+    @usableFromInline private(set) var count = 0
+
+    @inlinable init() {
+        base = UnsafeMutablePointer(bitPattern: MemoryLayout<Element>.alignment)!
+    }
+
+    @inlinable var isEmpty: Bool { count == 0 }
+    @inlinable var capacity: Int { storage?.capacity ?? 0 }
+
+    @inlinable subscript(i: Int) -> Element {
+        @inline(__always) get {
+            precondition(i >= 0 && i < count, "index out of range")
+            return base[i]
+        }
+        @inline(__always) _modify {
+            precondition(i >= 0 && i < count, "index out of range")
+            unique()
+            yield &base[i]
+        }
+    }
+
+    /// Makes the elements this array's own before a change (a copy shares them until then).
+    @inlinable @inline(__always) mutating func unique() {
+        if !isKnownUniquelyReferenced(&storage), let s = storage {
+            storage = s.copy(count: count)
+            base = storage!.base
+        }
+    }
+
+    /// Room for `extra` more elements.
+    @inlinable @inline(__always) mutating func reserve(adding extra: Int) {
+        unique()
+        if count + extra > capacity { grow(toAtLeast: count + extra) }
+    }
+
+    @usableFromInline mutating func grow(toAtLeast n: Int) {
+        // At least a page's worth to start; then doubling, which costs nothing until written.
+        var c = max(capacity, max(16, 4096 / MemoryLayout<Element>.stride))
+        while c < n { c *= 2 }
+        if let s = storage {
+            s.grow(to: c)
+        } else {
+            storage = Storage(capacity: c)
+        }
+        base = storage!.base
+    }
+
+    @inlinable @inline(__always) mutating func append(_ e: Element) {
+        reserve(adding: 1)
+        (base + count).initialize(to: e)
+        count += 1
+    }
+
+    /// Appends `n` copies of `e`.
+    @inlinable mutating func append(repeating e: Element, count n: Int) {
+        reserve(adding: n)
+        (base + count).initialize(repeating: e, count: n)
+        count += n
+    }
+
+    /// Starts loading element `i` into the cache (a hint; `i` need not be in range).
+    @inlinable @inline(__always) func prefetch(_ i: Int) {
+        celda_prefetch(UnsafeRawPointer(base + i))
+    }
+
+    /// Elements `range` as an array.
+    @inlinable func elements(_ range: Range<Int>) -> [Element] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range out of bounds")
+        return Array(UnsafeBufferPointer(start: base + range.lowerBound, count: range.count))
+    }
+}
