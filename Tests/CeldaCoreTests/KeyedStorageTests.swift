@@ -108,7 +108,7 @@ struct KeyedStorageTests {
         }
         #expect(mapped.count == oracle.count)
         #expect((0..<oracle.count).allSatisfy { mapped[$0] == oracle[$0] })
-        #expect(mapped.elements(10..<20) == Array(oracle[10..<20]))
+        #expect(Array(mapped.buffer(10..<20)) == Array(oracle[10..<20]))
         #expect(capacities.count > 8 && mapped.capacity >= oracle.count)
         let copy = mapped
         for k in 0..<1_000 { mapped[k] = 0 }

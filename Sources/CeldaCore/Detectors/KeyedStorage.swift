@@ -627,7 +627,7 @@ struct PartySets: Sendable {
             handles.counts[Int(h)] = Int32(c + 1)
             return
         }
-        let block = small.elements(base..<(base + Self.inline))
+        let block = small.buffer(base..<(base + Self.inline))  // `spill` changes only `handles`
         handles.spill(h) { set in
             // One allocation for a new container, the size that growing to these five parties
             // would reach (8 buckets) after three; a reused one kept its capacity. (Room for 16
@@ -689,8 +689,9 @@ struct PartyTimes: Sendable {
             handles.counts[Int(h)] = Int32(c + 1)
             return
         }
-        let keys = parties.elements(base..<(base + Self.inline))
-        let values = times.elements(base..<(base + Self.inline))
+        // `spill` changes only `handles`.
+        let keys = parties.buffer(base..<(base + Self.inline))
+        let values = times.buffer(base..<(base + Self.inline))
         handles.spill(h) { map in
             map.reserveCapacity(Self.inline + 2)
             for (k, v) in zip(keys, values) { map[k] = v }

@@ -110,9 +110,9 @@ struct MappedArray<Element: BitwiseCopyable>: @unchecked Sendable {
         celda_prefetch(UnsafeRawPointer(base + i))
     }
 
-    /// Elements `range` as an array.
-    @inlinable func elements(_ range: Range<Int>) -> [Element] {
+    /// Elements `range` in place (no copy, no allocation), valid until this array next changes.
+    @inlinable func buffer(_ range: Range<Int>) -> UnsafeBufferPointer<Element> {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range out of bounds")
-        return Array(UnsafeBufferPointer(start: base + range.lowerBound, count: range.count))
+        return UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
     }
 }
