@@ -58,6 +58,10 @@ struct KeyedStorageTests {
             #expect(maps.count(handles[k]) == model[k].count)
         }
         #expect(maps.handles.big.count > 0)
+        // Maps of up to 40 pairs reached blocks of 8, 16 and 32; freed blocks were taken again
+        // (40 maps never need more than 40 blocks of a tier).
+        #expect(maps.tiers.count >= 3)
+        #expect(maps.tiers.indices.allSatisfy { maps.tiers[$0].parties.count / PartyTimes.size(ofTier: $0) <= 40 })
     }
 
     /// A map pruned to four pairs or fewer moves back into its block and frees its `Dictionary`.

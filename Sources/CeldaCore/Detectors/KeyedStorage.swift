@@ -645,27 +645,91 @@ struct PartySets: Sendable {
     }
 }
 
-/// Maps from party to time held by handle (a watched number's callers by last call), laid out
-/// like ``PartySets``: four pairs in a shared block, a `Dictionary` only past that. Handle -1 is
-/// the empty map.
+/// Maps from party to time held by handle (a watched number's callers by last call). Handle -1
+/// is the empty map.
+///
+/// Up to four pairs live in a shared block of four, like ``PartySets``. A map that outgrows it
+/// moves into a block of 8 pairs, then 16, 32, … (a tier of blocks of one size in shared arrays;
+/// a freed block is taken by the next map that needs one of its size), and moves back down as it
+/// is pruned. Every map is scanned, not hashed: the maps are bounded by the detector (`victim`
+/// keeps at most twice `max_callers`), and there is no allocation per map, so the heap does not
+/// fragment as numbers come and go. (A `Dictionary` per map past four pairs, as before, held
+/// about 25 MB per lane on a 50M-row dump, 7 times its 10M-row size, and more as freed ones left
+/// holes.)
 struct PartyTimes: Sendable {
     static let inline = 4
     var parties = MappedArray<Party>()
     var times = MappedArray<EventTime>()
-    var handles = InlineHandles<[Party: EventTime]>(emptyBig: [:])
+    var handles = InlineHandles<Spilled>(emptyBig: Spilled())
+    /// Blocks of `8 << k` pairs for tier `k`.
+    var tiers: [Tier] = []
+
+    /// Where a map past the inline block is: its tier, block and count.
+    struct Spilled: Sendable {
+        var tier: Int32 = 0
+        var block: Int32 = 0
+        var count: Int32 = 0
+    }
+
+    struct Tier: Sendable {
+        var parties = MappedArray<Party>()
+        var times = MappedArray<EventTime>()
+        var free: [Int32] = []
+    }
+
+    /// Pairs in a block of tier `k`.
+    @inline(__always) static func size(ofTier k: Int) -> Int { 8 << k }
+
+    /// The smallest tier whose blocks hold `n` pairs.
+    static func tier(holding n: Int) -> Int {
+        var k = 0
+        while size(ofTier: k) < n { k += 1 }
+        return k
+    }
 
     @inline(__always) func count(_ h: Int32) -> Int {
         guard h >= 0 else { return 0 }
-        return handles.inlineCount(h) ?? handles.big[handles.bigIndex(h)].count
+        return handles.inlineCount(h) ?? Int(handles.big[handles.bigIndex(h)].count)
     }
 
     /// The time stored for `p`, if any.
     @inline(__always) func time(_ h: Int32, of p: Party) -> EventTime? {
         guard h >= 0 else { return nil }
-        guard let c = handles.inlineCount(h) else { return handles.big[handles.bigIndex(h)][p] }
+        guard let c = handles.inlineCount(h) else {
+            let s = handles.big[handles.bigIndex(h)]
+            let k = Int(s.tier)
+            let base = Int(s.block) * Self.size(ofTier: k)
+            for i in 0..<Int(s.count) where tiers[k].parties[base + i] == p { return tiers[k].times[base + i] }
+            return nil
+        }
         let base = Int(h) * Self.inline
         for k in 0..<c where parties[base + k] == p { return times[base + k] }
         return nil
+    }
+
+    /// A free block of tier `k`.
+    mutating func takeBlock(tier k: Int) -> Int32 {
+        while tiers.count <= k { tiers.append(Tier()) }
+        if let f = tiers[k].free.popLast() { return f }
+        let n = Self.size(ofTier: k)
+        let b = tiers[k].parties.count / n
+        tiers[k].parties.append(repeating: Party(raw: 0), count: n)
+        tiers[k].times.append(repeating: 0, count: n)
+        return Int32(b)
+    }
+
+    /// Moves a spilled map's `s.count` pairs into a new block of tier `k`, freeing the old one.
+    mutating func move(_ s: inout Spilled, toTier k: Int) {
+        let block = takeBlock(tier: k)
+        let from = Int(s.block) * Self.size(ofTier: Int(s.tier))
+        let to = Int(block) * Self.size(ofTier: k)
+        for i in 0..<Int(s.count) {
+            tiers[k].parties[to + i] = tiers[Int(s.tier)].parties[from + i]
+            tiers[k].times[to + i] = tiers[Int(s.tier)].times[from + i]
+        }
+        tiers[Int(s.tier)].free.append(s.block)
+        s.tier = Int32(k)
+        s.block = block
     }
 
     /// Sets `p`'s time, making the map when `h` is -1.
@@ -675,7 +739,23 @@ struct PartyTimes: Sendable {
             times.append(repeating: 0, count: Self.inline)
         }
         guard let c = handles.inlineCount(h) else {
-            handles.big[handles.bigIndex(h)][p] = t
+            let b = handles.bigIndex(h)
+            var s = handles.big[b]
+            var k = Int(s.tier)
+            var base = Int(s.block) * Self.size(ofTier: k)
+            for i in 0..<Int(s.count) where tiers[k].parties[base + i] == p {
+                tiers[k].times[base + i] = t
+                return
+            }
+            if Int(s.count) == Self.size(ofTier: k) {
+                move(&s, toTier: k + 1)
+                k += 1
+                base = Int(s.block) * Self.size(ofTier: k)
+            }
+            tiers[k].parties[base + Int(s.count)] = p
+            tiers[k].times[base + Int(s.count)] = t
+            s.count += 1
+            handles.big[b] = s
             return
         }
         let base = Int(h) * Self.inline
@@ -689,36 +769,49 @@ struct PartyTimes: Sendable {
             handles.counts[Int(h)] = Int32(c + 1)
             return
         }
-        // `spill` changes only `handles`.
-        let keys = parties.buffer(base..<(base + Self.inline))
-        let values = times.buffer(base..<(base + Self.inline))
-        handles.spill(h) { map in
-            map.reserveCapacity(Self.inline + 2)
-            for (k, v) in zip(keys, values) { map[k] = v }
-            map[p] = t
+        // The block is full: the four pairs and this one go to a block of the first tier.
+        let block = takeBlock(tier: 0)
+        let to = Int(block) * Self.size(ofTier: 0)
+        for i in 0..<Self.inline {
+            tiers[0].parties[to + i] = parties[base + i]
+            tiers[0].times[to + i] = times[base + i]
         }
+        tiers[0].parties[to + Self.inline] = p
+        tiers[0].times[to + Self.inline] = t
+        handles.spill(h) { $0 = Spilled(tier: 0, block: block, count: Int32(Self.inline + 1)) }
     }
 
-    /// Keeps only the pairs whose time is after `from`; a map that shrinks to ``inline`` pairs
-    /// moves back into its block (its `Dictionary` is kept for reuse).
+    /// Keeps only the pairs whose time is after `from` (in their order); a map that shrinks to
+    /// ``inline`` pairs moves back into its block, and a spilled one into the smallest tier
+    /// that holds it.
     mutating func keep(_ h: Int32, after from: EventTime) {
         guard h >= 0 else { return }
         guard let c = handles.inlineCount(h) else {
             let b = handles.bigIndex(h)
-            guard handles.big[b].values.contains(where: { $0 <= from }) else { return }
-            let live = handles.big[b].count { $0.value > from }
+            var s = handles.big[b]
+            let k = Int(s.tier)
+            let base = Int(s.block) * Self.size(ofTier: k)
+            var live = 0
+            for i in 0..<Int(s.count) where tiers[k].times[base + i] > from {
+                tiers[k].parties[base + live] = tiers[k].parties[base + i]
+                tiers[k].times[base + live] = tiers[k].times[base + i]
+                live += 1
+            }
+            if live == Int(s.count) { return }
+            s.count = Int32(live)
             if live <= Self.inline {
-                let base = Int(h) * Self.inline
-                var n = 0
-                for (k, v) in handles.big[b] where v > from {
-                    parties[base + n] = k
-                    times[base + n] = v
-                    n += 1
+                let to = Int(h) * Self.inline
+                for i in 0..<live {
+                    parties[to + i] = tiers[k].parties[base + i]
+                    times[to + i] = tiers[k].times[base + i]
                 }
-                handles.unspill(h, count: n) { $0.removeAll(keepingCapacity: $0.capacity <= 8) }
+                tiers[k].free.append(s.block)
+                handles.unspill(h, count: live) { $0 = Spilled() }
                 return
             }
-            handles.big[b] = handles.big[b].filter { $0.value > from }
+            let fit = Self.tier(holding: live)
+            if fit < k { move(&s, toTier: fit) }
+            handles.big[b] = s
             return
         }
         let base = Int(h) * Self.inline
@@ -733,6 +826,11 @@ struct PartyTimes: Sendable {
 
     /// Frees a handle's map.
     mutating func release(_ h: inout Int32) {
-        handles.release(&h) { $0.removeAll(keepingCapacity: $0.capacity <= 8) }
+        guard h >= 0 else { return }
+        if handles.inlineCount(h) == nil {
+            let s = handles.big[handles.bigIndex(h)]
+            tiers[Int(s.tier)].free.append(s.block)
+        }
+        handles.release(&h) { $0 = Spilled() }
     }
 }
