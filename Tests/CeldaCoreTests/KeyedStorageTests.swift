@@ -321,6 +321,21 @@ struct KeyedStorageTests {
         #expect(last.contains(table.key(at: 0)) && last.contains(table.key(at: 2)))
     }
 
+    /// Slots hold hashes: the hash is undone exactly, so every key reads back from its slot.
+    @Test func keyTableHashIsABijection() {
+        var rng = OrderRandom(s: 11)
+        for _ in 0..<10_000 {
+            let k = rng.next()
+            #expect(KeyTable<Int>.unhash(KeyTable<Int>.hash(k)) == k)
+        }
+        #expect(KeyTable<Int>.hash(0) == 0 && KeyTable<Int>.unhash(UInt64.max) != 0)
+        var table = KeyTable<Int>(empty: -1, capacity: 1)
+        let keys: [UInt64] = [1, 2, 52_155_512_345, UInt64.max, 1 << 63]
+        for k in keys { table[table.findOrInsert(k)] = 1 }
+        let read = (0..<table.capacity).map { table.key(at: $0) }.filter { $0 != 0 }
+        #expect(Set(read) == Set(keys))
+    }
+
     /// A copy of a table is a value: changing either leaves the other as it was.
     @Test func keyTableCopiesAreIndependent() {
         var a = KeyTable<Int>(empty: -1, capacity: 1)

@@ -8,7 +8,9 @@ public import CCeldaSupport
 /// allocation. The probing is linear and ordered (Robin Hood): the keys of a run of occupied
 /// slots are kept in the order of their hash, whose high bits give a key's home slot, so a key
 /// is always as close to its home as that order allows and a lookup of an absent key stops at
-/// the first key that would come after it (most lookups of a call's callee find none).
+/// the first key that would come after it (most lookups of a call's callee find none). A slot
+/// holds its key's hash, not the key: the hash is a bijection, so it identifies the key (which
+/// ``key(at:)`` gives back), and a probe orders and places keys without hashing them again.
 ///
 /// The slots live in an anonymous mapping. A full table grows by half and then by a third in
 /// turn (16, 24, 32, 48, … slots, not doubling: a big table is about a sixth smaller on
@@ -22,12 +24,13 @@ public import CCeldaSupport
 /// Iteration order follows the hash, so nothing that reaches the output may depend on it;
 /// detectors iterate only to evict. A copy shares the slots until either copy changes.
 public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & BitwiseCopyable {
+    /// A key's hash (0: empty) and its value.
     @usableFromInline
     struct Slot: BitwiseCopyable {
-        @usableFromInline var key: UInt64
+        @usableFromInline var hash: UInt64
         @usableFromInline var value: Value
-        @inlinable init(key: UInt64, value: Value) {
-            self.key = key
+        @inlinable init(hash: UInt64, value: Value) {
+            self.hash = hash
             self.value = value
         }
     }
@@ -96,6 +99,12 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         (key ^ key >> 29) &* 0x9E37_79B9_7F4A_7C15
     }
 
+    /// The key of a hash (``hash(_:)`` undone: the multiply by its inverse, then the shift).
+    @inlinable static func unhash(_ h: UInt64) -> UInt64 {
+        let x = h &* 0xF1DE_83E1_9937_733D
+        return x ^ x >> 29 ^ x >> 58
+    }
+
     /// The home slot of a hash in a table of `count` slots: the hash scaled to the size, so it
     /// never decreases as the table grows.
     @inlinable @inline(__always) static func home(hash h: UInt64, count: Int) -> Int {
@@ -115,7 +124,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     /// Whether the key in slot `p` comes after a key of hash `h` whose probe reached `p` after
     /// `d` slots: its home is later (it is fewer slots from it), or the same with a larger hash.
     @inlinable @inline(__always) func comesAfter(slot p: Int, probe d: Int, hash h: UInt64) -> Bool {
-        let he = Self.hash(base[p].key)
+        let he = base[p].hash
         let e = Self.home(hash: he, count: size)
         let de = p >= e ? p - e : p + size - e
         return de < d || (de == d && he > h)
@@ -145,7 +154,8 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     /// The key in a slot (0 when empty).
     @inlinable @inline(__always) public func key(at slot: Int) -> UInt64 {
         precondition(slot >= 0 && slot < size)
-        return base[slot].key
+        let h = base[slot].hash
+        return h == 0 ? 0 : Self.unhash(h)
     }
 
     /// Starts loading the home slot of `key` into the cache (a hint for a lookup soon after).
@@ -164,8 +174,8 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         var p = Self.home(hash: h, count: size)
         var d = 0
         while true {
-            let k = base[p].key
-            if k == key { return p }
+            let k = base[p].hash
+            if k == h { return p }
             if k == 0 || comesAfter(slot: p, probe: d, hash: h) { return nil }
             p = after(p)
             d += 1
@@ -182,10 +192,10 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         var p = Self.home(hash: h, count: size)
         var d = 0
         while true {
-            let k = base[p].key
-            if k == key { return p }
+            let k = base[p].hash
+            if k == h { return p }
             if k == 0 {
-                base[p] = Slot(key: key, value: empty)
+                base[p] = Slot(hash: h, value: empty)
                 used += 1
                 return p
             }
@@ -194,7 +204,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
             d += 1
         }
         openSlot(p)
-        base[p] = Slot(key: key, value: empty)
+        base[p] = Slot(hash: h, value: empty)
         used += 1
         return p
     }
@@ -203,7 +213,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     @inlinable
     mutating func openSlot(_ p: Int) {
         var q = after(p)
-        while base[q].key != 0 { q = after(q) }
+        while base[q].hash != 0 { q = after(q) }
         let stride = MemoryLayout<Slot>.stride
         if q > p {
             UnsafeMutableRawPointer(base + p + 1).copyMemory(from: base + p, byteCount: (q - p) * stride)
@@ -218,14 +228,14 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     /// Puts `s`, whose key is absent, at its place; returns its slot.
     @inlinable
     mutating func place(_ s: Slot) {
-        let h = Self.hash(s.key)
+        let h = s.hash
         var p = Self.home(hash: h, count: size)
         var d = 0
-        while base[p].key != 0, !comesAfter(slot: p, probe: d, hash: h) {
+        while base[p].hash != 0, !comesAfter(slot: p, probe: d, hash: h) {
             p = after(p)
             d += 1
         }
-        if base[p].key != 0 { openSlot(p) }
+        if base[p].hash != 0 { openSlot(p) }
         base[p] = s
     }
 
@@ -236,7 +246,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         let m = n & (n - 1) == 0 ? n + n / 2 : n / 3 * 4
         // The keys of the run that wraps past the end: a prefix of the slots, before their homes.
         var w = 0
-        while base[w].key != 0, home(base[w].key) > w { w += 1 }
+        while base[w].hash != 0, Self.home(hash: base[w].hash, count: n) > w { w += 1 }
         guard n + w <= m else {
             regrow(to: m)
             return
@@ -247,16 +257,16 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         // Unwrapped, they continue that run past the old end…
         for i in 0..<w {
             base[n + i] = base[i]
-            base[i].key = 0
+            base[i].hash = 0
         }
         // …and the keys after them in the first run move back to where they would be without them.
         var next = 0
         var p = w
-        while p < n, base[p].key != 0 {
-            let t = max(Self.home(base[p].key, count: n), next)
+        while p < n, base[p].hash != 0 {
+            let t = max(Self.home(hash: base[p].hash, count: n), next)
             if t < p {
                 base[t] = base[p]
-                base[p].key = 0
+                base[p].hash = 0
             }
             next = t + 1
             p += 1
@@ -267,8 +277,8 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         var targets: [Int32] = []
         targets.reserveCapacity(used)
         var last = -1
-        for p in 0..<(n + w) where base[p].key != 0 {
-            last = max(Self.home(base[p].key, count: m), last + 1)
+        for p in 0..<(n + w) where base[p].hash != 0 {
+            last = max(Self.home(hash: base[p].hash, count: m), last + 1)
             targets.append(Int32(truncatingIfNeeded: last))
         }
         // Keys whose slot would be past the end wrap to the start: placed last, as insertions.
@@ -276,15 +286,15 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         var i = targets.count - 1
         p = n + w - 1
         while i >= 0 {
-            if base[p].key != 0 {
+            if base[p].hash != 0 {
                 let t = Int(targets[i])
                 i -= 1
                 if t >= m {
                     wrapped.append(base[p])
-                    base[p].key = 0
+                    base[p].hash = 0
                 } else if t != p {
                     base[t] = base[p]
-                    base[p].key = 0
+                    base[p].hash = 0
                 }
             }
             p -= 1
@@ -298,9 +308,9 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     mutating func regrow(to m: Int) {
         var keys: [Slot] = []
         keys.reserveCapacity(used)
-        for p in 0..<size where base[p].key != 0 {
+        for p in 0..<size where base[p].hash != 0 {
             keys.append(base[p])
-            base[p].key = 0
+            base[p].hash = 0
         }
         storage.resize(to: m)
         base = storage.base
@@ -312,17 +322,17 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     /// move back one slot).
     @inlinable
     public mutating func remove(at slot: Int) {
-        precondition(slot >= 0 && slot < size && base[slot].key != 0)
+        precondition(slot >= 0 && slot < size && base[slot].hash != 0)
         unique()
         var hole = slot
         while true {
             let j = after(hole)
-            let k = base[j].key
-            if k == 0 || home(k) == j { break }
+            let k = base[j].hash
+            if k == 0 || Self.home(hash: k, count: size) == j { break }
             base[hole] = base[j]
             hole = j
         }
-        base[hole].key = 0
+        base[hole].hash = 0
         used -= 1
     }
 
@@ -342,7 +352,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         let s = base
         var removed = 0
         var start = 0
-        while s[start].key != 0 { start += 1 }  // the load is at most 70%: there is one
+        while s[start].hash != 0 { start += 1 }  // the load is at most 70%: there is one
         // Offsets from `start`, so a run's positions compare without wrapping.
         @inline(__always) func offset(_ i: Int) -> Int { i >= start ? i - start : i + n - start }
         var j = start
@@ -350,13 +360,13 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         var holed = false
         for _ in 1..<n {
             j = j + 1 == n ? 0 : j + 1
-            let k = s[j].key
+            let k = s[j].hash
             if k == 0 {
                 holed = false
                 continue
             }
             if drop(&s[j].value) {
-                s[j].key = 0
+                s[j].hash = 0
                 removed += 1
                 holed = true
                 continue
@@ -364,17 +374,17 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
             guard holed else { continue }
             // The first hole at or after the key's home: all slots from the home to j were
             // occupied before this pass, so every empty slot among them is a hole of this run.
-            let h = Self.home(k, count: n)
+            let h = Self.home(hash: k, count: n)
             let limit = offset(j)
             var p = h
             var d = offset(h)
-            while d < limit, s[p].key != 0 {
+            while d < limit, s[p].hash != 0 {
                 p = p + 1 == n ? 0 : p + 1
                 d += 1
             }
             if d < limit {
                 s[p] = s[j]
-                s[j].key = 0
+                s[j].hash = 0
             }
         }
         used -= removed
