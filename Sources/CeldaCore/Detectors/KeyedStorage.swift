@@ -35,40 +35,8 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         }
     }
 
-    /// Owns the mapping (one per table, shared by copies until one of them changes).
-    @usableFromInline
-    final class Storage {
-        @usableFromInline var base: UnsafeMutablePointer<Slot>
-        @usableFromInline var count: Int
-
-        @usableFromInline init(count: Int) {
-            self.count = count
-            guard let raw = celda_table_alloc(count * MemoryLayout<Slot>.stride) else {
-                fatalError("out of memory: a key table of \(count) slots")
-            }
-            base = raw.bindMemory(to: Slot.self, capacity: count)
-        }
-
-        @usableFromInline func copy() -> Storage {
-            let s = Storage(count: count)
-            s.base.update(from: base, count: count)
-            return s
-        }
-
-        /// Extends the slots to `n`; the new ones are empty (zero).
-        @usableFromInline func resize(to n: Int) {
-            let stride = MemoryLayout<Slot>.stride
-            guard let raw = celda_table_grow(base, count * stride, n * stride) else {
-                fatalError("out of memory: a key table of \(n) slots")
-            }
-            base = raw.bindMemory(to: Slot.self, capacity: n)
-            count = n
-        }
-
-        deinit { celda_table_free(base, count * MemoryLayout<Slot>.stride) }
-    }
-
-    @usableFromInline var storage: Storage
+    /// The mapping (shared by copies until one of them changes).
+    @usableFromInline var storage: MappedStorage<Slot>
     /// `storage`'s slots and their number, kept here so a lookup reads no object.
     @usableFromInline var base: UnsafeMutablePointer<Slot>
     @usableFromInline var size: Int
@@ -84,9 +52,9 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         var bits = 4
         while (1 << bits) * 7 < capacity * 10 { bits += 1 }
         self.empty = empty
-        storage = Storage(count: 1 << bits)
+        storage = MappedStorage(capacity: 1 << bits)
         base = storage.base
-        size = storage.count
+        size = storage.capacity
     }
 
     @inlinable public var isEmpty: Bool { used == 0 }
@@ -133,7 +101,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     /// Makes the slots this table's own before a change (a copy shares them until then).
     @inlinable @inline(__always) mutating func unique() {
         if !isKnownUniquelyReferenced(&storage) {
-            storage = storage.copy()
+            storage = storage.copy(count: size)
             base = storage.base
         }
     }
@@ -167,19 +135,26 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         if MemoryLayout<Slot>.stride > 16 { celda_prefetch(slot + (MemoryLayout<Slot>.size - 1)) }
     }
 
-    /// The slot of `key`, or `nil`.
+    /// Where the probe for hash `h` ends: the key's slot (`found`), or else the slot the key
+    /// would take (empty, or holding the first key ordered after it).
     @inlinable @inline(__always)
-    public func find(_ key: UInt64) -> Int? {
-        let h = Self.hash(key)
+    func probe(_ h: UInt64) -> (slot: Int, found: Bool) {
         var p = Self.home(hash: h, count: size)
         var d = 0
         while true {
             let k = base[p].hash
-            if k == h { return p }
-            if k == 0 || comesAfter(slot: p, probe: d, hash: h) { return nil }
+            if k == h { return (p, true) }
+            if k == 0 || comesAfter(slot: p, probe: d, hash: h) { return (p, false) }
             p = after(p)
             d += 1
         }
+    }
+
+    /// The slot of `key`, or `nil`.
+    @inlinable @inline(__always)
+    public func find(_ key: UInt64) -> Int? {
+        let (p, found) = probe(Self.hash(key))
+        return found ? p : nil
     }
 
     /// The slot of `key`, inserting the empty value first when it is absent.
@@ -189,21 +164,9 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         unique()
         if (used + 1) * 10 > size * 7 { grow() }
         let h = Self.hash(key)
-        var p = Self.home(hash: h, count: size)
-        var d = 0
-        while true {
-            let k = base[p].hash
-            if k == h { return p }
-            if k == 0 {
-                base[p] = Slot(hash: h, value: empty)
-                used += 1
-                return p
-            }
-            if comesAfter(slot: p, probe: d, hash: h) { break }
-            p = after(p)
-            d += 1
-        }
-        openSlot(p)
+        let (p, found) = probe(h)
+        if found { return p }
+        if base[p].hash != 0 { openSlot(p) }
         base[p] = Slot(hash: h, value: empty)
         used += 1
         return p
@@ -225,16 +188,10 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         }
     }
 
-    /// Puts `s`, whose key is absent, at its place; returns its slot.
+    /// Puts `s`, whose key is absent, at its place.
     @inlinable
     mutating func place(_ s: Slot) {
-        let h = s.hash
-        var p = Self.home(hash: h, count: size)
-        var d = 0
-        while base[p].hash != 0, !comesAfter(slot: p, probe: d, hash: h) {
-            p = after(p)
-            d += 1
-        }
+        let (p, _) = probe(s.hash)
         if base[p].hash != 0 { openSlot(p) }
         base[p] = s
     }
@@ -251,7 +208,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
             regrow(to: m)
             return
         }
-        storage.resize(to: m)
+        storage.grow(to: m)
         base = storage.base
         size = m
         // Unwrapped, they continue that run past the old end…
@@ -312,7 +269,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
             keys.append(base[p])
             base[p].hash = 0
         }
-        storage.resize(to: m)
+        storage.grow(to: m)
         base = storage.base
         size = m
         for s in keys { place(s) }

@@ -11,38 +11,7 @@ public import CCeldaSupport
 /// the first append.
 @usableFromInline
 struct MappedArray<Element: BitwiseCopyable>: @unchecked Sendable {
-    @usableFromInline
-    final class Storage {
-        @usableFromInline var base: UnsafeMutablePointer<Element>
-        @usableFromInline var capacity: Int
-
-        @usableFromInline init(capacity: Int) {
-            self.capacity = capacity
-            guard let raw = celda_table_alloc(capacity * MemoryLayout<Element>.stride) else {
-                fatalError("out of memory: an array of \(capacity) elements")
-            }
-            base = raw.bindMemory(to: Element.self, capacity: capacity)
-        }
-
-        @usableFromInline func copy(count: Int) -> Storage {
-            let s = Storage(capacity: capacity)
-            s.base.update(from: base, count: count)
-            return s
-        }
-
-        @usableFromInline func grow(to n: Int) {
-            let stride = MemoryLayout<Element>.stride
-            guard let raw = celda_table_grow(base, capacity * stride, n * stride) else {
-                fatalError("out of memory: an array of \(n) elements")
-            }
-            base = raw.bindMemory(to: Element.self, capacity: n)
-            capacity = n
-        }
-
-        deinit { celda_table_free(base, capacity * MemoryLayout<Element>.stride) }
-    }
-
-    @usableFromInline var storage: Storage?
+    @usableFromInline var storage: MappedStorage<Element>?
     /// `storage`'s elements, kept here so a read follows no object (unused while `count` is 0).
     @usableFromInline var base: UnsafeMutablePointer<Element>
     @usableFromInline private(set) var count = 0
@@ -87,7 +56,7 @@ struct MappedArray<Element: BitwiseCopyable>: @unchecked Sendable {
         if let s = storage {
             s.grow(to: c)
         } else {
-            storage = Storage(capacity: c)
+            storage = MappedStorage(capacity: c)
         }
         base = storage!.base
     }
@@ -115,4 +84,40 @@ struct MappedArray<Element: BitwiseCopyable>: @unchecked Sendable {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range out of bounds")
         return UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
     }
+}
+
+/// Plain values in an anonymous mapping of `capacity` elements, zero until written: the storage
+/// of ``MappedArray`` and ``KeyTable``. It grows by remapping (``celda_table_grow``), never by
+/// copying.
+@usableFromInline
+final class MappedStorage<Element: BitwiseCopyable> {
+    @usableFromInline var base: UnsafeMutablePointer<Element>
+    @usableFromInline var capacity: Int
+
+    @usableFromInline init(capacity: Int) {
+        self.capacity = capacity
+        guard let raw = celda_table_alloc(capacity * MemoryLayout<Element>.stride) else {
+            fatalError("out of memory: \(capacity) elements of \(MemoryLayout<Element>.stride) bytes")
+        }
+        base = raw.bindMemory(to: Element.self, capacity: capacity)
+    }
+
+    /// A new mapping of the same capacity with the first `count` elements.
+    @usableFromInline func copy(count: Int) -> MappedStorage {
+        let s = MappedStorage(capacity: capacity)
+        s.base.update(from: base, count: count)
+        return s
+    }
+
+    /// Extends the mapping to `n` elements (`n` above the capacity); the new ones are zero.
+    @usableFromInline func grow(to n: Int) {
+        let stride = MemoryLayout<Element>.stride
+        guard let raw = celda_table_grow(base, capacity * stride, n * stride) else {
+            fatalError("out of memory: \(n) elements of \(stride) bytes")
+        }
+        base = raw.bindMemory(to: Element.self, capacity: n)
+        capacity = n
+    }
+
+    deinit { celda_table_free(base, capacity * MemoryLayout<Element>.stride) }
 }
