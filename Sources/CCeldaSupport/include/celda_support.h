@@ -21,45 +21,11 @@ static inline __attribute__((always_inline)) void celda_prefetch(const void *p) 
 #include <string.h>
 #endif
 
-/// Tells the kernel that the whole 2 MiB pages inside `[p, p + n)` may be backed by transparent
-/// huge pages (`madvise(MADV_HUGEPAGE)`; a hint: no effect on results, ignored where the kernel
-/// or the platform does not offer it). Detector tables are read at random over hundreds of
-/// megabytes, so with 4 KiB pages most lookups also miss the TLB.
-static inline void celda_advise_huge(void *p, size_t n) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)1 << 21;
-    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t e = ((uintptr_t)p + n) & ~(huge - 1);
-    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
-/// `n` zero bytes that take no memory until written (an anonymous mapping); `NULL` when the
-/// system has none to give. Free with `celda_free_zeroed`.
-static inline void *celda_alloc_zeroed(size_t n) {
-#if defined(__linux__) || defined(__APPLE__)
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-#else
-    (void)n;
-    return NULL;
-#endif
-}
-
-static inline void celda_free_zeroed(void *p, size_t n) {
-#if defined(__linux__) || defined(__APPLE__)
-    (void)munmap(p, n);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
-/// ``celda_advise_huge`` for a whole table mapping, its unaligned ends too: `mremap` moves only a
-/// range inside one mapping, and advising part of one would split it in three.
+/// Tells the kernel that the mapping `[p, p + n)` may be backed by transparent huge pages
+/// (`madvise(MADV_HUGEPAGE)`; a hint: no effect on results, ignored where the kernel or the
+/// platform does not offer it). Detector tables are read at random over hundreds of megabytes,
+/// so with 4 KiB pages most lookups also miss the TLB. The whole mapping, its unaligned ends
+/// too: `mremap` moves only a range inside one mapping, and advising part of one splits it.
 static inline void celda_table_advise(void *p, size_t n) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     (void)madvise(p, n, MADV_HUGEPAGE);
@@ -69,7 +35,7 @@ static inline void celda_table_advise(void *p, size_t n) {
 #endif
 }
 
-/// `n` zero bytes for a hash table's slots, or `NULL`: an anonymous mapping (its memory is taken
+/// `n` zero bytes for a table (hash-table slots, pools, the pair sketch), or `NULL`: an anonymous mapping (its memory is taken
 /// as pages are first written, in huge pages once it is big), which ``celda_table_grow`` extends
 /// in place or moves without copying. Free with ``celda_table_free``.
 static inline void *celda_table_alloc(size_t n) {

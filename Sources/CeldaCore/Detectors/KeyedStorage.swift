@@ -40,7 +40,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     /// `storage`'s slots and their number, kept here so a lookup reads no object.
     @usableFromInline var base: UnsafeMutablePointer<Slot>
     @usableFromInline var size: Int
-    /// What a new key's value starts as (empty slots hold only a zero key).
+    /// What a new key's value starts as (an empty slot holds only a zero hash).
     @usableFromInline let empty: Value
     @usableFromInline var used = 0
 

@@ -43,14 +43,13 @@ public final class PairSketch: @unchecked Sendable {
         self.counters = n
         blocks = UInt64(n / Self.blockCounters)
         let bytes = n / 4
-        guard let raw = celda_alloc_zeroed(bytes) else {
+        guard let raw = celda_table_alloc(bytes) else {
             fatalError("out of memory: the pair sketch needs \(bytes) bytes")
         }
-        celda_advise_huge(raw, bytes)
         words = raw.bindMemory(to: UInt64.self, capacity: n / 32)
     }
 
-    deinit { celda_free_zeroed(words, counters / 4) }
+    deinit { celda_table_free(words, counters / 4) }
 
     /// The six counters of a pair, all in one 64-byte block (one cache line per update).
     @inline(__always) func positions(_ a: Party, _ b: Party) -> (Int, Int, Int, Int, Int, Int) {
