@@ -19,16 +19,20 @@ struct KeyedStorageTests {
                 sets.release(&handles[k])
                 model[k] = []
             default:
-                // Mostly a few parties per set; some sets grow past the inline block.
-                let p = Party(raw: 1 + rng.next() % (k % 3 == 0 ? 40 : 6))
+                // Mostly a few parties per set; some sets grow past the inline block and through
+                // the hash blocks of 8, 16, 32 and 64 slots. Party 0 (none) is a party like another.
+                let p = Party(raw: rng.next() % (k % 3 == 0 ? 40 : 6))
                 sets.insert(p, into: &handles[k])
                 model[k].insert(p)
             }
-            let probe = Party(raw: 1 + rng.next() % 40)
+            let probe = Party(raw: rng.next() % 40)
             #expect(sets.contains(handles[k], probe) == model[k].contains(probe))
             #expect(sets.count(handles[k]) == model[k].count)
         }
         #expect(sets.handles.big.count > 0)
+        // Sets of up to 40 parties reached the tier of 64 slots; freed blocks were taken again.
+        #expect(sets.tiers.count == 4)
+        #expect(sets.tiers.indices.allSatisfy { sets.tiers[$0].slots.count / PartySets.size(ofTier: $0) <= 40 })
     }
 
     @Test(arguments: [1, 2, 3])
