@@ -476,4 +476,22 @@ struct KeyedStorageTests {
             })
         #expect(hashes.count == 25)
     }
+
+    /// A window entry keeps its site, cell key and answered flag in one word: 40-byte pool nodes.
+    @Test(arguments: [false, true])
+    func windowEntriesPackSiteCellAndAnswered(answered: Bool) {
+        #expect(MemoryLayout<EntryPool.Node>.stride == 40)
+        let ref = SourceRef(input: 1, offset: 2, line: 3)
+        for (site, cellKey) in [
+            (0, 0), (7, 0), (1 << 30 - 1, 0), (Int(CallRecord.unlocated), 0), (Int(CallRecord.unlocated), 5),
+        ] {
+            let e = WindowEntry(
+                start: 9, other: Party(raw: 4), durationMs: .max, answered: answered, site: UInt32(site),
+                cellKey: UInt32(cellKey), ref: ref)
+            #expect(e.site == UInt32(site))
+            #expect(e.cellKey == UInt32(cellKey))
+            #expect(e.answered == answered)
+            #expect(e.durationMs == .max && e.ref == ref && e.start == 9 && e.other == Party(raw: 4))
+        }
+    }
 }

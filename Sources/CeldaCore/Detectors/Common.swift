@@ -41,18 +41,22 @@ public enum Scoring {
 
 /// Shared by the per-line detectors: a window's calls.
 ///
-/// 41 bytes (48 in an ``EntryPool`` node, not 64): the cell of a located call is its site's
+/// 36 bytes (40 in an ``EntryPool`` node, not 64): the cell of a located call is its site's
 /// tower, so only the cell of an unlocated call is kept, as a small key into the detector's
-/// ``CellIndex``.
+/// ``CellIndex``; a call has a site or a cell key, never both, so the two share one word with
+/// whether the call was answered.
 struct WindowEntry: Sendable, BitwiseCopyable {
     var start: EventTime
     var other: Party
     var ref: SourceRef
     var durationMs: UInt32
-    var site: UInt32
-    /// ``CellIndex`` key of an unlocated call's cell (0 when located or without a cell).
-    var cellKey: UInt32
-    var answered: Bool
+    /// Bit 31: answered. Bit 30: unlocated, and the low 30 bits are its cell key; else they are
+    /// the site.
+    private var place: UInt32
+
+    private static let answeredBit: UInt32 = 1 << 31
+    private static let unlocatedBit: UInt32 = 1 << 30
+    private static let low: UInt32 = 1 << 30 - 1
 
     @inline(__always)
     init(
@@ -63,10 +67,20 @@ struct WindowEntry: Sendable, BitwiseCopyable {
         self.other = other
         self.ref = ref
         self.durationMs = durationMs
-        self.site = site
-        self.cellKey = cellKey
-        self.answered = answered
+        let located = site != CallRecord.unlocated
+        precondition(located ? site <= Self.low : cellKey <= Self.low, "more than 2^30 sites or cells")
+        place = (answered ? Self.answeredBit : 0) | (located ? site : Self.unlocatedBit | cellKey)
     }
+
+    /// The call's site (``CallRecord/unlocated`` when it has none).
+    @inline(__always) var site: UInt32 {
+        place & Self.unlocatedBit != 0 ? CallRecord.unlocated : place & Self.low
+    }
+
+    /// ``CellIndex`` key of an unlocated call's cell (0 when located or without a cell).
+    @inline(__always) var cellKey: UInt32 { place & Self.unlocatedBit != 0 ? place & Self.low : 0 }
+
+    @inline(__always) var answered: Bool { place & Self.answeredBit != 0 }
 }
 
 /// The cells of unlocated calls by a small key, so window entries need not carry a 16-byte
