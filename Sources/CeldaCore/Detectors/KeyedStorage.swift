@@ -546,6 +546,14 @@ struct InlineHandles<Big: Sendable>: Sendable {
     }
 }
 
+/// Where a pooled set or map past its inline block is (``PartySets``, ``PartyTimes``): its tier
+/// (blocks of `8 << tier`), its block in that tier and how many entries it holds.
+struct TierBlock: Sendable {
+    var tier: Int32 = 0
+    var block: Int32 = 0
+    var count: Int32 = 0
+}
+
 /// Sets of parties held by handle, so the per-key state that refers to them stays plain data
 /// (copied and moved as bytes when a table grows or shifts). Handle -1 is the empty set.
 ///
@@ -565,12 +573,7 @@ struct PartySets: Sendable {
     /// Hash blocks of `8 << k` slots for tier `k`.
     var tiers: [Tier] = []
 
-    /// Where a set past the inline block is: its tier, block and count.
-    struct Spilled: Sendable {
-        var tier: Int32 = 0
-        var block: Int32 = 0
-        var count: Int32 = 0
-    }
+    typealias Spilled = TierBlock
 
     /// A tier's slots hold a party's raw value inverted (0: empty). No party has the two top
     /// bits of its raw value set (``Party``), so no party's slot reads as empty.
@@ -721,12 +724,7 @@ struct PartyTimes: Sendable {
     /// Blocks of `8 << k` pairs for tier `k`.
     var tiers: [Tier] = []
 
-    /// Where a map past the inline block is: its tier, block and count.
-    struct Spilled: Sendable {
-        var tier: Int32 = 0
-        var block: Int32 = 0
-        var count: Int32 = 0
-    }
+    typealias Spilled = TierBlock
 
     struct Tier: Sendable {
         var parties = MappedArray<Party>()
