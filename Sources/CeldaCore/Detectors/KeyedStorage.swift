@@ -479,18 +479,23 @@ struct EntryList: Sendable {
     var isEmpty: Bool { head < 0 }
 }
 
+/// Where a pooled set or map past its inline block is (``PartySets``, ``PartyTimes``): its tier
+/// (blocks of `8 << tier`), its block in that tier and how many entries it holds.
+struct TierBlock: Sendable {
+    var tier: Int32 = 0
+    var block: Int32 = 0
+    var count: Int32 = 0
+}
+
 /// The handle bookkeeping shared by ``PartySets`` and ``PartyTimes``: per handle, how many
-/// entries its inline block holds, or which big container it spilled into; freed handles and
-/// freed big containers are reused.
-struct InlineHandles<Big: Sendable>: Sendable {
+/// entries its inline block holds, or where in the tiers it spilled to; freed handles and freed
+/// spill records are reused.
+struct InlineHandles: Sendable {
     /// Per handle: entries in its block (0...inline), or `-1 - i` for `big[i]`.
     var counts = MappedArray<Int32>()
     var free: [Int32] = []
-    var big: [Big] = []
+    var big: [TierBlock] = []
     var bigFree: [Int32] = []
-    let emptyBig: Big
-
-    init(emptyBig: Big) { self.emptyBig = emptyBig }
 
     /// The entries in `h`'s block, or `nil` once it spilled (then ``bigIndex(_:)``).
     @inline(__always) func inlineCount(_ h: Int32) -> Int? {
@@ -513,45 +518,32 @@ struct InlineHandles<Big: Sendable>: Sendable {
         }
     }
 
-    /// Moves `h` into a big container, which `fill` populates.
-    mutating func spill(_ h: Int32, _ fill: (inout Big) -> Void) {
+    /// Records that `h` spilled to `block`.
+    mutating func spill(_ h: Int32, to block: TierBlock) {
         let b: Int
         if let f = bigFree.popLast() {
             b = Int(f)
+            big[b] = block
         } else {
-            big.append(emptyBig)
+            big.append(block)
             b = big.count - 1
         }
-        fill(&big[b])
         counts[Int(h)] = Int32(-1 - b)
     }
 
-    /// Frees a handle; `clear` empties its big container, if it had one, for reuse.
-    mutating func release(_ h: inout Int32, clear: (inout Big) -> Void) {
+    /// Frees a handle (the caller frees its tier block, if it had one).
+    mutating func release(_ h: inout Int32) {
         guard h >= 0 else { return }
-        unspill(h, count: 0, clear: clear)
+        unspill(h, count: 0)
         free.append(h)
         h = -1
     }
 
-    /// Moves `h` back to its block, which now holds `count` entries; `clear` empties its big
-    /// container, if it had one, for reuse.
-    mutating func unspill(_ h: Int32, count: Int, clear: (inout Big) -> Void) {
-        if inlineCount(h) == nil {
-            let b = bigIndex(h)
-            clear(&big[b])
-            bigFree.append(Int32(b))
-        }
+    /// Moves `h` back to its inline block, which now holds `count` entries.
+    mutating func unspill(_ h: Int32, count: Int) {
+        if inlineCount(h) == nil { bigFree.append(Int32(bigIndex(h))) }
         counts[Int(h)] = Int32(count)
     }
-}
-
-/// Where a pooled set or map past its inline block is (``PartySets``, ``PartyTimes``): its tier
-/// (blocks of `8 << tier`), its block in that tier and how many entries it holds.
-struct TierBlock: Sendable {
-    var tier: Int32 = 0
-    var block: Int32 = 0
-    var count: Int32 = 0
 }
 
 /// Sets of parties held by handle, so the per-key state that refers to them stays plain data
@@ -569,7 +561,7 @@ struct PartySets: Sendable {
     static let inline = 4
     /// Blocks of ``inline`` parties, one per handle.
     var small = MappedArray<Party>()
-    var handles = InlineHandles<Spilled>(emptyBig: Spilled())
+    var handles = InlineHandles()
     /// Hash blocks of `8 << k` slots for tier `k`.
     var tiers: [Tier] = []
 
@@ -691,7 +683,7 @@ struct PartySets: Sendable {
         var s = Spilled(tier: 0, block: takeBlock(tier: 0), count: 0)
         for i in 0..<Self.inline { place(small[base + i], in: &s) }
         place(p, in: &s)
-        handles.spill(h) { $0 = s }
+        handles.spill(h, to: s)
     }
 
     /// Frees a handle's set.
@@ -701,7 +693,7 @@ struct PartySets: Sendable {
             let s = handles.big[handles.bigIndex(h)]
             tiers[Int(s.tier)].free.append(s.block)
         }
-        handles.release(&h) { $0 = Spilled() }
+        handles.release(&h)
     }
 }
 
@@ -720,7 +712,7 @@ struct PartyTimes: Sendable {
     static let inline = 4
     var parties = MappedArray<Party>()
     var times = MappedArray<EventTime>()
-    var handles = InlineHandles<Spilled>(emptyBig: Spilled())
+    var handles = InlineHandles()
     /// Blocks of `8 << k` pairs for tier `k`.
     var tiers: [Tier] = []
 
@@ -833,7 +825,7 @@ struct PartyTimes: Sendable {
         }
         tiers[0].parties[to + Self.inline] = p
         tiers[0].times[to + Self.inline] = t
-        handles.spill(h) { $0 = Spilled(tier: 0, block: block, count: Int32(Self.inline + 1)) }
+        handles.spill(h, to: Spilled(tier: 0, block: block, count: Int32(Self.inline + 1)))
     }
 
     /// Keeps only the pairs whose time is after `from` (in their order); a map that shrinks to
@@ -861,7 +853,7 @@ struct PartyTimes: Sendable {
                     times[to + i] = tiers[k].times[base + i]
                 }
                 tiers[k].free.append(s.block)
-                handles.unspill(h, count: live) { $0 = Spilled() }
+                handles.unspill(h, count: live)
                 return
             }
             let fit = Self.tier(holding: live)
@@ -886,6 +878,6 @@ struct PartyTimes: Sendable {
             let s = handles.big[handles.bigIndex(h)]
             tiers[Int(s.tier)].free.append(s.block)
         }
-        handles.release(&h) { $0 = Spilled() }
+        handles.release(&h)
     }
 }
