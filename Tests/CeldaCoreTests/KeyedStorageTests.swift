@@ -92,12 +92,15 @@ struct KeyedStorageTests {
 
     /// A mapped array against an `Array`: appends one at a time and in blocks take it through
     /// many doublings of its mapping (remapped, not copied) with every element kept; changes
-    /// through the subscript land; a copy keeps its elements when the original changes.
+    /// through the subscript land; a copy keeps its elements when the original changes. From
+    /// 2 MiB up its mapping is aligned to 2 MiB (Linux).
     @Test func mappedArrayMatchesAnArray() {
         var mapped = MappedArray<UInt64>()
         var oracle: [UInt64] = []
         #expect(mapped.isEmpty && mapped.capacity == 0)
         var capacities = Set<Int>()
+        var big = 0
+        var bigAndAligned = 0
         for i in 0..<300_000 {
             let v = UInt64(i) &* 0x9E37_79B9
             if i % 7 == 0 {
@@ -113,7 +116,18 @@ struct KeyedStorageTests {
                 oracle[k] &+= 1
             }
             capacities.insert(mapped.capacity)
+            #if os(Linux)
+            // From 2 MiB up a mapping starts on a 2 MiB boundary, also once it has moved, so
+            // all of it can be in huge pages.
+            if i % 1_000 == 0, mapped.capacity * 8 >= 2 << 20 {
+                bigAndAligned += Int(bitPattern: mapped.buffer(0..<1).baseAddress) % (2 << 20) == 0 ? 1 : 0
+                big += 1
+            }
+            #endif
         }
+        #if os(Linux)
+        #expect(big > 10 && bigAndAligned == big)
+        #endif
         #expect(mapped.count == oracle.count)
         #expect((0..<oracle.count).allSatisfy { mapped[$0] == oracle[$0] })
         #expect(Array(mapped.buffer(10..<20)) == Array(oracle[10..<20]))
@@ -406,9 +420,10 @@ struct KeyedStorageTests {
     }
 
     /// The oracle: exact pair counts. Whatever the threads and however their adds interleave,
-    /// every counter ends at min(2, its updates), the same words as one thread adding the
-    /// same pairs; a pair called twice is always usual, and the share of strangers taken for
-    /// usual stays near ``PairSketch/falseUsualRate``.
+    /// one call at a time or queued runs of them (``PairSketch/add(pairs:)``, as `victim` adds
+    /// them), every counter ends at min(2, its updates), the same words as one thread adding the
+    /// same pairs one by one; a pair called twice is always usual, and the share of strangers
+    /// taken for usual stays near ``PairSketch/falseUsualRate``.
     @Test func pairSketchSharedByThreadsMatchesOneThread() async {
         var rng = OrderRandom(s: 11)
         let pairs = (0..<60_000).map { _ in (Party(raw: rng.next() % 20_000), Party(raw: rng.next() % 20_000)) }
@@ -418,9 +433,22 @@ struct KeyedStorageTests {
         await withTaskGroup(of: Void.self) { group in
             for t in 0..<4 {
                 group.addTask {
-                    // Each task takes every fourth pair, in its own order.
-                    for (i, (a, b)) in pairs.enumerated().reversed() where i % 4 == t {
-                        shared.add(caller: a, callee: b)
+                    // Each task takes every fourth pair, in its own order: two one at a time, two
+                    // in queued runs of uneven length (1 to 40 pairs, shorter than the lookahead
+                    // and longer).
+                    let mine = pairs.enumerated().reversed().filter { $0.offset % 4 == t }.map(\.element)
+                    guard t >= 2 else {
+                        for (a, b) in mine { shared.add(caller: a, callee: b) }
+                        return
+                    }
+                    var start = 0
+                    var run = t
+                    while start < mine.count {
+                        let end = min(mine.count, start + run % 40 + 1)
+                        let queue = mine[start..<end].flatMap { [$0.0.raw, $0.1.raw] }
+                        queue.withUnsafeBufferPointer { shared.add(pairs: $0) }
+                        start = end
+                        run = (run * 7 + 3) % 1_000
                     }
                 }
             }

@@ -35,14 +35,45 @@ static inline void celda_table_advise(void *p, size_t n) {
 #endif
 }
 
+#if defined(__linux__)
+/// Tables of at least this many bytes start on a 2 MiB boundary (see ``celda_table_map``).
+#define CELDA_HUGE_PAGE ((size_t)2 << 20)
+
+/// The bytes mapped for a table of `n` bytes: whole pages, and whole 2 MiB blocks from 2 MiB up.
+/// Transparent huge pages cover only the 2 MiB blocks wholly inside a mapping, and when a table
+/// grows, the pages of a partial last block move along as 4 KiB pages for good: a table grown to
+/// 44 MB held 14 MB of them.
+static inline size_t celda_table_size(size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    n = (n + page - 1) & ~(page - 1);
+    return n >= CELDA_HUGE_PAGE ? (n + CELDA_HUGE_PAGE - 1) & ~(CELDA_HUGE_PAGE - 1) : n;
+}
+
+/// An anonymous mapping of `celda_table_size(n)` zero bytes, or `NULL`. One of 2 MiB or more
+/// starts on a 2 MiB boundary, so that all of it is in huge pages: a huge page that `mremap`
+/// moves to an address that is not aligned is split into 4 KiB pages.
+static inline void *celda_table_map(size_t n) {
+    n = celda_table_size(n);
+    size_t extra = n >= CELDA_HUGE_PAGE ? CELDA_HUGE_PAGE : 0;
+    char *p = (char *)mmap(NULL, n + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    if (extra == 0) return p;
+    uintptr_t a = ((uintptr_t)p + CELDA_HUGE_PAGE - 1) & ~(uintptr_t)(CELDA_HUGE_PAGE - 1);
+    size_t head = (size_t)(a - (uintptr_t)p);
+    if (head > 0) (void)munmap(p, head);
+    if (extra - head > 0) (void)munmap((char *)a + n, extra - head);
+    return (void *)a;
+}
+#endif
+
 /// `n` zero bytes for a table (hash-table slots, pools, the pair sketch), or `NULL`: an anonymous mapping (its memory is taken
 /// as pages are first written, in huge pages once it is big), which ``celda_table_grow`` extends
 /// in place or moves without copying. Free with ``celda_table_free``.
 static inline void *celda_table_alloc(size_t n) {
 #if defined(__linux__)
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    celda_table_advise(p, n);
+    void *p = celda_table_map(n);
+    if (p == NULL) return NULL;
+    celda_table_advise(p, celda_table_size(n));
     return p;
 #else
     return calloc(1, n);
@@ -51,10 +82,23 @@ static inline void *celda_table_alloc(size_t n) {
 
 /// The table at `p` (`old` bytes) made `n` bytes long (`n > old`): the first `old` bytes kept,
 /// the rest zero; `NULL` when there is no memory (then `p` is unchanged). On Linux the pages are
-/// remapped (`mremap`), not copied, so only the new part is ever zeroed and written.
+/// remapped (`mremap`), not copied, so only the new part is ever zeroed and written: in place
+/// when the addresses after it are free, else onto a new mapping that starts on a 2 MiB
+/// boundary, so its huge pages move whole.
 static inline void *celda_table_grow(void *p, size_t old, size_t n) {
 #if defined(__linux__)
-    long q = syscall(SYS_mremap, p, old, n, 1 /* MREMAP_MAYMOVE */);
+    old = celda_table_size(old);
+    n = celda_table_size(n);
+    if (n <= old) return p;
+    long q = syscall(SYS_mremap, p, old, n, 0);
+    if (q == -1) {
+        void *to = celda_table_map(n);
+        if (to != NULL) {
+            q = syscall(SYS_mremap, p, old, n, 3 /* MREMAP_MAYMOVE | MREMAP_FIXED */, to);
+            if (q == -1) (void)munmap(to, n);
+        }
+    }
+    if (q == -1) q = syscall(SYS_mremap, p, old, n, 1 /* MREMAP_MAYMOVE */);
     if (q == -1) return NULL;
     celda_table_advise((void *)q, n);
     return (void *)q;
@@ -67,7 +111,7 @@ static inline void *celda_table_grow(void *p, size_t old, size_t n) {
 
 static inline void celda_table_free(void *p, size_t n) {
 #if defined(__linux__)
-    (void)munmap(p, n);
+    (void)munmap(p, celda_table_size(n));
 #else
     (void)n;
     free(p);

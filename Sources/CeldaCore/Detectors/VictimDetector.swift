@@ -83,6 +83,11 @@ public struct VictimDetector: Detector {
     /// Calls per (caller, number) pair (the numbers a line usually calls): the run's one sketch,
     /// shared by all its shards.
     private let pairs: PairSketch
+    /// Calls not yet added to ``pairs``, as (caller, callee) raw numbers one after the other:
+    /// added ``pairQueue`` calls at a time, and at the end of the run (the sketch is read only
+    /// after it).
+    private var queuedPairs: [UInt64] = []
+    static let pairQueue = 4096
 
     public init(config: VictimConfig = .init()) {
         self.init(config: config, pairs: PairSketch(mebibytes: config.pairSketchMiB))
@@ -117,7 +122,6 @@ public struct VictimDetector: Detector {
             return
         }
         numbers.prefetch(r.callee.raw)
-        pairs.prefetch(caller: r.caller, callee: r.callee)
         states.prefetch(r.callee.raw)
     }
 
@@ -144,7 +148,11 @@ public struct VictimDetector: Detector {
             numbers[n].epoch = e
         }
         numbers[n].count &+= 1
-        if !r.caller.isNone { pairs.add(caller: r.caller, callee: key) }
+        if !r.caller.isNone {
+            if queuedPairs.count >= 2 * Self.pairQueue { addQueuedPairs() }
+            queuedPairs.append(r.caller.raw)
+            queuedPairs.append(key.raw)
+        }
         let link = context.prisonLink(r)
         if let link, !r.caller.isNone {
             output.prisonCalls.append(
@@ -293,8 +301,16 @@ public struct VictimDetector: Detector {
                 related: related))
     }
 
+    /// Adds the queued calls to the pair sketch.
+    private mutating func addQueuedPairs() {
+        if queuedPairs.isEmpty { queuedPairs.reserveCapacity(2 * Self.pairQueue) }
+        queuedPairs.withUnsafeBufferPointer { pairs.add(pairs: $0) }
+        queuedPairs.removeAll(keepingCapacity: true)
+    }
+
     public mutating func finish(context: DetectorContext, output: inout DetectorOutput) {
         advance(to: .max, context: context, output: &output)
+        addQueuedPairs()
         // Every shard of the run lists the same sketch; merged findings keep it once.
         output.pairSketches.append(pairs)
     }
