@@ -420,7 +420,7 @@ struct KeyedStorageTests {
     }
 
     /// The oracle: exact pair counts. Whatever the threads and however their adds interleave,
-    /// one call at a time or queued runs of them (``PairSketch/add(pairs:)``, as `victim` adds
+    /// one call at a time or queued runs of them (``PairSketch/add(hashes:)``, as `victim` adds
     /// them), every counter ends at min(2, its updates), the same words as one thread adding the
     /// same pairs one by one; a pair called twice is always usual, and the share of strangers
     /// taken for usual stays near ``PairSketch/falseUsualRate``.
@@ -445,8 +445,8 @@ struct KeyedStorageTests {
                     var run = t
                     while start < mine.count {
                         let end = min(mine.count, start + run % 40 + 1)
-                        let queue = mine[start..<end].flatMap { [$0.0.raw, $0.1.raw] }
-                        queue.withUnsafeBufferPointer { shared.add(pairs: $0) }
+                        let queue = mine[start..<end].map { PairSketch.hash(caller: $0.0, callee: $0.1) }
+                        queue.withUnsafeBufferPointer { shared.add(hashes: $0) }
                         start = end
                         run = (run * 7 + 3) % 1_000
                     }

@@ -91,8 +91,10 @@ struct MappedArray<Element: BitwiseCopyable>: @unchecked Sendable {
 /// copying.
 @usableFromInline
 final class MappedStorage<Element: BitwiseCopyable> {
-    @usableFromInline var base: UnsafeMutablePointer<Element>
-    @usableFromInline var capacity: Int
+    // Unchecked: read on every append (``MappedArray/capacity``), changed only by `grow(to:)`,
+    // never while a read is under way; the dynamic check cost a runtime call per append.
+    @exclusivity(unchecked) @usableFromInline var base: UnsafeMutablePointer<Element>
+    @exclusivity(unchecked) @usableFromInline var capacity: Int
 
     @usableFromInline init(capacity: Int) {
         self.capacity = capacity

@@ -51,11 +51,26 @@ public final class PairSketch: @unchecked Sendable {
 
     deinit { celda_table_free(words, counters / 4) }
 
+    /// A pair's hash, which alone places its counters (``positions(hash:)``): what a detector
+    /// queues for ``add(hashes:)``.
+    @inline(__always) public static func hash(caller a: Party, callee b: Party) -> UInt64 {
+        StableHash.combine(StableHash.mix(a.raw), b.raw)
+    }
+
     /// The six counters of a pair, all in one 64-byte block (one cache line per update).
     @inline(__always) func positions(_ a: Party, _ b: Party) -> (Int, Int, Int, Int, Int, Int) {
-        let h1 = StableHash.combine(StableHash.mix(a.raw), b.raw)
+        positions(hash: Self.hash(caller: a, callee: b))
+    }
+
+    /// The first counter of a pair's block.
+    @inline(__always) func block(hash h1: UInt64) -> Int {
+        Int(h1.multipliedFullWidth(by: blocks).high) * Self.blockCounters
+    }
+
+    /// The six counters of the pair with hash `h1`.
+    @inline(__always) func positions(hash h1: UInt64) -> (Int, Int, Int, Int, Int, Int) {
         let h2 = StableHash.mix(h1 ^ 0x5851_F42D_4C95_7F2D)
-        let block = Int(h1.multipliedFullWidth(by: blocks).high) * Self.blockCounters
+        let block = block(hash: h1)
         return (
             block + Int(h2 & 255), block + Int(h2 >> 8 & 255), block + Int(h2 >> 16 & 255),
             block + Int(h2 >> 24 & 255), block + Int(h2 >> 32 & 255), block + Int(h2 >> 40 & 255)
@@ -66,9 +81,13 @@ public final class PairSketch: @unchecked Sendable {
     @inline(__always) static func once(_ i: Int) -> UInt64 { 1 << UInt64((i & 31) * 2) }
 
     /// Counts one call from `caller` to `callee`. Safe to call from several threads at once.
-    @inline(__always)
     public func add(caller: Party, callee: Party) {
-        let p = positions(caller, callee)
+        add(hash: Self.hash(caller: caller, callee: callee))
+    }
+
+    /// Counts one call of the pair with hash `h1`.
+    @inline(__always) func add(hash h1: UInt64) {
+        let p = positions(hash: h1)
         @inline(__always) func bump(_ i: Int) {
             let w = words + (i >> 5)
             let once = Self.once(i)
@@ -84,22 +103,17 @@ public final class PairSketch: @unchecked Sendable {
         bump(p.5)
     }
 
-    /// Counts one call for each (caller, callee) pair in `pairs`, which holds them as raw numbers
-    /// one after the other (caller, callee, caller, …): the same as ``add(caller:callee:)`` for
-    /// each in turn, each pair's block loaded 16 pairs ahead. A detector queues its calls and adds
-    /// them this way: an atomic update waits for the loads before it, so among a detector's own
-    /// lookups each one stalled them (a fifth of `victim`'s samples sat at the prefetch before
-    /// it). Safe to call from several threads at once.
-    public func add(pairs: UnsafeBufferPointer<UInt64>) {
-        let n = pairs.count / 2
+    /// Counts one call for each pair in `hashes` (``hash(caller:callee:)``): the same as
+    /// ``add(caller:callee:)`` for each in turn, each pair's block loaded 16 pairs ahead. A
+    /// detector queues its calls and adds them this way: an atomic update waits for the loads
+    /// before it, so among a detector's own lookups each one stalled them (a fifth of `victim`'s
+    /// samples sat at the prefetch before it). Safe to call from several threads at once.
+    public func add(hashes: UnsafeBufferPointer<UInt64>) {
         let ahead = 16
-        @inline(__always) func pair(_ i: Int) -> (Party, Party) {
-            (Party(raw: pairs[2 * i]), Party(raw: pairs[2 * i + 1]))
-        }
-        for i in 0..<min(ahead, n) { prefetch(caller: pair(i).0, callee: pair(i).1) }
-        for i in 0..<n {
-            if i + ahead < n { prefetch(caller: pair(i + ahead).0, callee: pair(i + ahead).1) }
-            add(caller: pair(i).0, callee: pair(i).1)
+        for i in 0..<min(ahead, hashes.count) { celda_prefetch(words + (block(hash: hashes[i]) >> 5)) }
+        for i in 0..<hashes.count {
+            if i + ahead < hashes.count { celda_prefetch(words + (block(hash: hashes[i + ahead]) >> 5)) }
+            add(hash: hashes[i])
         }
     }
 

@@ -83,9 +83,8 @@ public struct VictimDetector: Detector {
     /// Calls per (caller, number) pair (the numbers a line usually calls): the run's one sketch,
     /// shared by all its shards.
     private let pairs: PairSketch
-    /// Calls not yet added to ``pairs``, as (caller, callee) raw numbers one after the other:
-    /// added ``pairQueue`` calls at a time, and at the end of the run (the sketch is read only
-    /// after it).
+    /// Calls not yet added to ``pairs``, by ``PairSketch/hash(caller:callee:)``: added
+    /// ``pairQueue`` at a time, and at the end of the run (the sketch is read only after it).
     private var queuedPairs: [UInt64] = []
     static let pairQueue = 4096
 
@@ -149,9 +148,8 @@ public struct VictimDetector: Detector {
         }
         numbers[n].count &+= 1
         if !r.caller.isNone {
-            if queuedPairs.count >= 2 * Self.pairQueue { addQueuedPairs() }
-            queuedPairs.append(r.caller.raw)
-            queuedPairs.append(key.raw)
+            if queuedPairs.count >= Self.pairQueue { addQueuedPairs() }
+            queuedPairs.append(PairSketch.hash(caller: r.caller, callee: key))
         }
         let link = context.prisonLink(r)
         if let link, !r.caller.isNone {
@@ -303,8 +301,8 @@ public struct VictimDetector: Detector {
 
     /// Adds the queued calls to the pair sketch.
     private mutating func addQueuedPairs() {
-        if queuedPairs.isEmpty { queuedPairs.reserveCapacity(2 * Self.pairQueue) }
-        queuedPairs.withUnsafeBufferPointer { pairs.add(pairs: $0) }
+        if queuedPairs.isEmpty { queuedPairs.reserveCapacity(Self.pairQueue) }
+        queuedPairs.withUnsafeBufferPointer { pairs.add(hashes: $0) }
         queuedPairs.removeAll(keepingCapacity: true)
     }
 

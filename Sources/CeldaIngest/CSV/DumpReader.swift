@@ -160,7 +160,7 @@ public final class DumpReader {
     var spool: CallIDSpool?
     var counting: CountingSource?
     /// The capture behind this input, when it is one.
-    public internal(set) var capture: CaptureReader?
+    @exclusivity(unchecked) public internal(set) var capture: CaptureReader?
     var captureIdentities = IdentityTable()
     /// Limits for captures.
     public var captureLimits = CaptureLimits()
@@ -174,7 +174,7 @@ public final class DumpReader {
     public var decodeThreads = 0
     /// Bytes per decoded chunk of a mapped file.
     public var chunkBytes = ChunkPipeline.defaultChunkBytes
-    var pipeline: ChunkPipeline?
+    @exclusivity(unchecked) var pipeline: ChunkPipeline?
     @exclusivity(unchecked) var chunk = DecodedChunk()
     @exclusivity(unchecked) var chunkIndex = -1
     @exclusivity(unchecked) var chunkNext = 0
