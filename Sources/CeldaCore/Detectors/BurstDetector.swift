@@ -140,6 +140,8 @@ public struct BurstDetector: Detector {
         }
         let key = r.caller
         let i = lines.findOrInsert(key.raw)
+        // One uniqueness check for the changes below (nothing here inserts into or removes from `lines`).
+        let line = lines.valuePointer(at: i)
         let entry = WindowEntry(
             start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
             cellKey: cells.key(r.cell, site: r.site),
@@ -147,61 +149,64 @@ public struct BurstDetector: Detector {
         let shortMs = UInt32(config.shortCallSeconds * 1000)
         let isShort: Int32 = entry.durationMs < shortMs ? 1 : 0
         let isAnswered: Int32 = entry.answered ? 1 : 0
-        pool.insert(entry, into: &lines[i].window, newest: lines[i].lastSeen)
-        lines[i].calleeBits |= Self.calleeBit(r.callee)
-        lines[i].short += isShort
-        lines[i].answered += isAnswered
-        if r.start < lines[i].firstSeen { lines[i].firstSeen = r.start }
+        pool.insert(entry, into: &line.pointee.window, newest: line.pointee.lastSeen)
+        line.pointee.calleeBits |= Self.calleeBit(r.callee)
+        line.pointee.short += isShort
+        line.pointee.answered += isAnswered
+        if r.start < line.pointee.firstSeen { line.pointee.firstSeen = r.start }
         let linked = r.isPrisonLinked
         if linked {
-            pool.insert(entry, into: &lines[i].slow)
-            lines[i].slowShort += isShort
-            lines[i].slowAnswered += isAnswered
+            pool.insert(entry, into: &line.pointee.slow)
+            line.pointee.slowShort += isShort
+            line.pointee.slowAnswered += isAnswered
         }
-        let now = max(lines[i].lastSeen, r.start)
-        lines[i].lastSeen = now
+        let now = max(line.pointee.lastSeen, r.start)
+        line.pointee.lastSeen = now
         // Expire, moving callees into the history.
         let from = now - config.window
-        while lines[i].window.head >= 0, pool.first(lines[i].window).start <= from {
-            let old = pool.first(lines[i].window)
-            if sets.count(lines[i].history) < Self.historyCap { sets.insert(old.other, into: &lines[i].history) }
-            if old.durationMs < shortMs { lines[i].short -= 1 }
-            if old.answered { lines[i].answered -= 1 }
-            pool.removeFirst(&lines[i].window)
+        while line.pointee.window.head >= 0, pool.first(line.pointee.window).start <= from {
+            let old = pool.first(line.pointee.window)
+            if sets.count(line.pointee.history) < Self.historyCap {
+                sets.insert(old.other, into: &line.pointee.history)
+            }
+            if old.durationMs < shortMs { line.pointee.short -= 1 }
+            if old.answered { line.pointee.answered -= 1 }
+            pool.removeFirst(&line.pointee.window)
         }
-        if lines[i].window.head < 0 { lines[i].calleeBits = 0 }
+        if line.pointee.window.head < 0 { line.pointee.calleeBits = 0 }
         let slowFrom = now - config.slowWindow
-        while lines[i].slow.head >= 0, pool.first(lines[i].slow).start <= slowFrom {
-            let old = pool.first(lines[i].slow)
-            if old.durationMs < shortMs { lines[i].slowShort -= 1 }
-            if old.answered { lines[i].slowAnswered -= 1 }
-            pool.removeFirst(&lines[i].slow)
+        while line.pointee.slow.head >= 0, pool.first(line.pointee.slow).start <= slowFrom {
+            let old = pool.first(line.pointee.slow)
+            if old.durationMs < shortMs { line.pointee.slowShort -= 1 }
+            if old.answered { line.pointee.slowAnswered -= 1 }
+            pool.removeFirst(&line.pointee.slow)
         }
         if !r.flags.contains(.late) {
-            if lines[i].window.count >= config.minCalls,
-                cheapTestsHold(n: lines[i].window.count, short: lines[i].short, answered: lines[i].answered)
+            if line.pointee.window.count >= config.minCalls,
+                cheapTestsHold(n: line.pointee.window.count, short: line.pointee.short, answered: line.pointee.answered)
             {
                 var w = entries
                 entries = []
-                pool.collect(lines[i].window, into: &w)
-                var st = lines[i]
+                pool.collect(line.pointee.window, into: &w)
+                var st = line.pointee
                 evaluate(
                     key: key, window: w[...], minutes: config.window, state: &st, now: now, context: context,
                     emit: &output.alerts, slow: false)
-                lines[i].suppression = st.suppression
+                line.pointee.suppression = st.suppression
                 entries = w
             }
-            if linked, lines[i].slow.count >= config.slowMinCalls,
-                cheapTestsHold(n: lines[i].slow.count, short: lines[i].slowShort, answered: lines[i].slowAnswered)
+            if linked, line.pointee.slow.count >= config.slowMinCalls,
+                cheapTestsHold(
+                    n: line.pointee.slow.count, short: line.pointee.slowShort, answered: line.pointee.slowAnswered)
             {
                 var w = entries
                 entries = []
-                pool.collect(lines[i].slow, into: &w)
-                var st = lines[i]
+                pool.collect(line.pointee.slow, into: &w)
+                var st = line.pointee
                 evaluate(
                     key: key, window: w[...], minutes: config.slowWindow, state: &st, now: now, context: context,
                     emit: &output.alerts, slow: true)
-                lines[i].suppression = st.suppression
+                line.pointee.suppression = st.suppression
                 entries = w
             }
         }

@@ -119,6 +119,18 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         }
     }
 
+    /// The value in an occupied slot, for a run of changes with one uniqueness check (the
+    /// subscript makes one per change, a runtime call each). Valid until the table next inserts,
+    /// removes, grows or is copied.
+    @inlinable @inline(__always) public mutating func valuePointer(at slot: Int) -> UnsafeMutablePointer<Value> {
+        precondition(slot >= 0 && slot < size)
+        unique()
+        // `Slot` is the hash word, then the value at its alignment.
+        let a = MemoryLayout<Value>.alignment
+        let offset = (MemoryLayout<UInt64>.size + a - 1) / a * a
+        return (UnsafeMutableRawPointer(base + slot) + offset).assumingMemoryBound(to: Value.self)
+    }
+
     /// The key in a slot (0 when empty).
     @inlinable @inline(__always) public func key(at slot: Int) -> UInt64 {
         precondition(slot >= 0 && slot < size)
@@ -379,22 +391,27 @@ struct EntryPool: Sendable {
         if list.tail < 0 {
             list.head = n
             list.tail = n
-        } else if newest <= e.start || nodes[Int(list.tail)].entry.start <= e.start {
-            nodes[Int(list.tail)].next = n
+            list.count += 1
+            return
+        }
+        // After `allocate`, which may grow the nodes: one uniqueness check for the links below.
+        let b = nodes.mutableBase()
+        if newest <= e.start || b[Int(list.tail)].entry.start <= e.start {
+            b[Int(list.tail)].next = n
             list.tail = n
-        } else if nodes[Int(list.head)].entry.start > e.start {
-            nodes[Int(n)].next = list.head
+        } else if b[Int(list.head)].entry.start > e.start {
+            b[Int(n)].next = list.head
             list.head = n
         } else {
             // Late: after the last entry not later than it.
             var p = list.head
             while true {
-                let q = nodes[Int(p)].next
-                if q < 0 || nodes[Int(q)].entry.start > e.start { break }
+                let q = b[Int(p)].next
+                if q < 0 || b[Int(q)].entry.start > e.start { break }
                 p = q
             }
-            nodes[Int(n)].next = nodes[Int(p)].next
-            nodes[Int(p)].next = n
+            b[Int(n)].next = b[Int(p)].next
+            b[Int(p)].next = n
         }
         list.count += 1
     }
@@ -403,9 +420,10 @@ struct EntryPool: Sendable {
     private mutating func allocate(_ e: WindowEntry) -> Int32 {
         if free >= 0 {
             let n = free
-            free = nodes[Int(n)].next
+            let b = nodes.mutableBase()
+            free = b[Int(n)].next
             if free < 0, let next = chains.popLast() { free = next }
-            nodes[Int(n)] = Node(entry: e, next: -1)
+            b[Int(n)] = Node(entry: e, next: -1)
             // The next node to hand out may have been freed long ago (a swept list): start
             // loading it now, so the next insertion does not wait for it.
             if free >= 0 { nodes.prefetch(Int(free)) }
@@ -422,9 +440,10 @@ struct EntryPool: Sendable {
     @inline(__always)
     mutating func removeFirst(_ list: inout EntryList) {
         let n = list.head
-        list.head = nodes[Int(n)].next
+        let b = nodes.mutableBase()
+        list.head = b[Int(n)].next
         if list.head < 0 { list.tail = -1 }
-        nodes[Int(n)].next = free
+        b[Int(n)].next = free
         free = n
         list.count -= 1
     }

@@ -43,6 +43,13 @@ struct MappedArray<Element: BitwiseCopyable>: @unchecked Sendable {
         }
     }
 
+    /// The elements, for a run of changes with one uniqueness check (the subscript makes one per
+    /// change, a runtime call each). Valid until the array next grows or is copied.
+    @inlinable @inline(__always) mutating func mutableBase() -> UnsafeMutablePointer<Element> {
+        unique()
+        return base
+    }
+
     /// Room for `extra` more elements.
     @inlinable @inline(__always) mutating func reserve(adding extra: Int) {
         unique()

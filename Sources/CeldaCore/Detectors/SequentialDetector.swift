@@ -59,32 +59,34 @@ public struct SequentialDetector: Detector {
         _ r: CallRecord, role: KeyRole, context: DetectorContext, output: inout DetectorOutput
     ) {
         let i = lines.findOrInsert(r.caller.raw)
+        // One uniqueness check for the changes below (nothing here inserts into or removes from `lines`).
+        let line = lines.valuePointer(at: i)
         pool.insert(
             WindowEntry(
                 start: r.start, other: r.callee, durationMs: r.durationMs, answered: r.answered, site: r.site,
                 cellKey: cells.key(r.cell, site: r.site), ref: r.source),
-            into: &lines[i].window, newest: lines[i].lastSeen)
-        let h = lines[i].sortedCallees
+            into: &line.pointee.window, newest: line.pointee.lastSeen)
+        let h = line.pointee.sortedCallees
         if h >= 0 { Self.insertSorted(r.callee.raw, into: &sorted[Int(h)]) }
-        let now = max(lines[i].lastSeen, r.start)
-        lines[i].lastSeen = now
+        let now = max(line.pointee.lastSeen, r.start)
+        line.pointee.lastSeen = now
         let from = now - config.window
-        while lines[i].window.head >= 0, pool.first(lines[i].window).start <= from {
-            if h >= 0 { Self.removeSorted(pool.first(lines[i].window).other.raw, from: &sorted[Int(h)]) }
-            pool.removeFirst(&lines[i].window)
+        while line.pointee.window.head >= 0, pool.first(line.pointee.window).start <= from {
+            if h >= 0 { Self.removeSorted(pool.first(line.pointee.window).other.raw, from: &sorted[Int(h)]) }
+            pool.removeFirst(&line.pointee.window)
         }
-        if lines[i].window.count >= config.minRun, !r.flags.contains(.late) {
-            if lines[i].sortedCallees < 0 {
-                lines[i].sortedCallees = makeSorted(lines[i].window)
+        if line.pointee.window.count >= config.minRun, !r.flags.contains(.late) {
+            if line.pointee.sortedCallees < 0 {
+                line.pointee.sortedCallees = makeSorted(line.pointee.window)
             }
-            let run = Self.longestRunSorted(sorted[Int(lines[i].sortedCallees)], maxGap: config.maxGap)
+            let run = Self.longestRunSorted(sorted[Int(line.pointee.sortedCallees)], maxGap: config.maxGap)
             guard run.length >= config.minRun else { return }
             var w = entries
             entries = []
-            pool.collect(lines[i].window, into: &w)
-            var suppression = lines[i].suppression
+            pool.collect(line.pointee.window, into: &w)
+            var suppression = line.pointee.suppression
             evaluate(r.caller, w[...], run, &suppression, now: now, context: context, output: &output)
-            lines[i].suppression = suppression
+            line.pointee.suppression = suppression
             entries = w
         }
     }

@@ -141,12 +141,15 @@ public struct VictimDetector: Detector {
         }
         let key = r.callee
         let n = numbers.findOrInsert(key.raw)
+        // One uniqueness check per table for the changes below (neither table changes shape after
+        // its lookup).
+        let number = numbers.valuePointer(at: n)
         let e = epoch(r.start)
-        if e > numbers[n].epoch {
-            numbers[n].count = numbers[n].decayed(to: e)
-            numbers[n].epoch = e
+        if e > number.pointee.epoch {
+            number.pointee.count = number.pointee.decayed(to: e)
+            number.pointee.epoch = e
         }
-        numbers[n].count &+= 1
+        number.pointee.count &+= 1
         if !r.caller.isNone {
             if queuedPairs.count >= Self.pairQueue { addQueuedPairs() }
             queuedPairs.append(PairSketch.hash(caller: r.caller, callee: key))
@@ -166,27 +169,28 @@ public struct VictimDetector: Detector {
         let found = states.find(key.raw)
         if link == nil && found == nil { return }  // cheap filter: only numbers prison lines call
         let i = found ?? states.findOrInsert(key.raw)
-        let now = max(states[i].lastSeen, r.start)
-        states[i].lastSeen = now
-        if callerTimes.count(states[i].callers) < config.maxCallers * 2
-            || callerTimes.time(states[i].callers, of: r.caller) != nil
+        let state = states.valuePointer(at: i)
+        let now = max(state.pointee.lastSeen, r.start)
+        state.pointee.lastSeen = now
+        if callerTimes.count(state.pointee.callers) < config.maxCallers * 2
+            || callerTimes.time(state.pointee.callers, of: r.caller) != nil
         {
-            callerTimes.set(r.caller, r.start, in: &states[i].callers)
+            callerTimes.set(r.caller, r.start, in: &state.pointee.callers)
         }
         if link != nil {
             pool.insert(
                 WindowEntry(
                     start: r.start, other: r.caller, durationMs: r.durationMs, answered: r.answered, site: r.site,
                     cellKey: cells.key(r.cell, site: r.site), ref: r.source),
-                into: &states[i].calls)
+                into: &state.pointee.calls)
         }
-        pool.expire(&states[i].calls, before: now - config.window)
+        pool.expire(&state.pointee.calls, before: now - config.window)
         if link != nil, !r.flags.contains(.late) {
-            var s = states[i]
-            let recentCalls = Int(numbers[n].decayed(to: epoch(now)))
+            var s = state.pointee
+            let recentCalls = Int(number.pointee.decayed(to: epoch(now)))
             evaluate(key, &s, now: now, recentCalls: recentCalls, context: context, output: &output)
-            states[i].suppression = s.suppression
-            states[i].reported = s.reported
+            state.pointee.suppression = s.suppression
+            state.pointee.reported = s.reported
         }
     }
 

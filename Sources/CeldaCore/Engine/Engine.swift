@@ -136,18 +136,20 @@ public struct EngineFront {
     }
 
     /// The last record released in order, and the row hashes of the released records equal to it
-    /// in content: an exact repeat of a row sorts next to it.
+    /// in content (the first of them, then any others): an exact repeat of a row sorts next to it.
     private var lastReleased: CallRecord?
+    private var firstHash: UInt64 = 0
     private var sameContentHashes: [UInt64] = []
 
     private mutating func isRepeat(_ r: CallRecord) -> Bool {
         if r.flags.contains(.late) { return false }
         if let last = lastReleased, CallRecord.sameContent(last, r) {
-            if r.rowHash != 0, sameContentHashes.contains(r.rowHash) { return true }
+            if r.rowHash != 0, r.rowHash == firstHash || sameContentHashes.contains(r.rowHash) { return true }
             sameContentHashes.append(r.rowHash)
         } else {
-            sameContentHashes.removeAll(keepingCapacity: true)
-            sameContentHashes.append(r.rowHash)
+            // Most records differ from the one before: no array is touched for them.
+            if !sameContentHashes.isEmpty { sameContentHashes.removeAll(keepingCapacity: true) }
+            firstHash = r.rowHash
         }
         lastReleased = r
         return false

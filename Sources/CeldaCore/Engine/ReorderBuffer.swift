@@ -163,15 +163,26 @@ public struct ReorderBuffer {
                     Self.sort(&buckets[b].items, from: buckets[b].head, work: &work)
                     buckets[b].sorted = true
                 }
-                while buckets[b].head < buckets[b].items.count {
-                    let r = buckets[b].items[buckets[b].head]
-                    if r.start > w || budget == 0 { return }  // the rest of this second is not due yet
-                    budget -= 1
-                    buckets[b].head += 1
-                    held -= 1
-                    released = r.start
-                    due.append(r)
+                // The due run is found first and appended in one go (an append per record made a
+                // uniqueness check, a runtime call, per record).
+                var rest = false
+                do {
+                    let items = buckets[b].items
+                    let head = buckets[b].head
+                    var end = head
+                    while end < items.count, budget > 0, items[end].start <= w {
+                        end += 1
+                        budget -= 1
+                    }
+                    if end > head {
+                        due.append(contentsOf: items[head..<end])
+                        held -= end - head
+                        released = items[end - 1].start
+                        buckets[b].head = end
+                    }
+                    rest = end < items.count
                 }
+                if rest { return }  // the rest of this second is not due yet
                 // Storage that fits what this second held is kept; storage far bigger than that
                 // is freed, and the next cycle starts from the count seen.
                 let held = buckets[b].items.count
@@ -187,7 +198,8 @@ public struct ReorderBuffer {
         }
     }
 
-    /// Reused buffers for sorting a bucket.
+    /// Reused buffers for sorting a bucket: `keys` and `out` hold at least as many elements as the
+    /// largest bucket sorted so far, and a sort uses the first ones.
     struct SortWork {
         var keys: [SortKey] = []
         var stack: [(Int, Int)] = []
@@ -199,13 +211,20 @@ public struct ReorderBuffer {
     static func sort(_ items: inout [CallRecord], from: Int, work: inout SortWork) {
         let n = items.count - from
         if n < 2 { return }
-        work.keys.removeAll(keepingCapacity: true)
-        for i in from..<items.count {
-            work.keys.append(SortKey(start: items[i].start, caller: items[i].caller.raw, index: Int32(i)))
+        // The keys and the sorted records go through reused buffers written in place (an append
+        // per record made a uniqueness check, a runtime call, per record).
+        if work.keys.count < n {
+            work.keys = Array(repeating: SortKey(start: 0, caller: 0, index: 0), count: max(n, work.keys.count * 2))
         }
+        if work.out.count < n { work.out += items[from..<(from + n - work.out.count)] }
         work.stack.removeAll(keepingCapacity: true)
-        items.withUnsafeBufferPointer { rec in
-            work.keys.withUnsafeMutableBufferPointer { k in
+        items.withUnsafeMutableBufferPointer { rec in
+            work.keys.withUnsafeMutableBufferPointer { all in
+                let k = UnsafeMutableBufferPointer(rebasing: all[0..<n])
+                for i in 0..<n {
+                    let r = rec[from + i]
+                    k[i] = SortKey(start: r.start, caller: r.caller.raw, index: Int32(from + i))
+                }
                 @inline(__always) func less(_ a: SortKey, _ b: SortKey) -> Bool {
                     if a.start != b.start { return a.start < b.start }
                     if a.caller != b.caller { return a.caller < b.caller }
@@ -244,12 +263,14 @@ public struct ReorderBuffer {
                     }
                 }
                 k.insertionSort(by: less)
+                // The sorted records go through the reused buffer and back, so the bucket keeps its
+                // storage.
+                work.out.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n { out[i] = rec[Int(k[i].index)] }
+                    for i in 0..<n { rec[from + i] = out[i] }
+                }
             }
         }
-        // The sorted records go through a reused buffer and back, so the bucket keeps its storage.
-        work.out.removeAll(keepingCapacity: true)
-        for key in work.keys { work.out.append(items[Int(key.index)]) }
-        for (k, r) in work.out.enumerated() { items[from + k] = r }
     }
 
     struct SortKey {
