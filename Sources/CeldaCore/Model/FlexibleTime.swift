@@ -144,25 +144,61 @@ extension CivilTime {
     /// general one would.
     @inlinable @inline(__always)
     public static func parseFixedISO(_ p: UnsafeRawBufferPointer, from s: Int, end e: Int) -> WrittenTime? {
-        guard e - s >= 19 else { return nil }
+        guard e - s >= 19, let days = fixedISODate(p, from: s) else { return nil }
+        return fixedISOTime(p, from: s, end: e, days: days)
+    }
+
+    /// The day number of the date `YYYY-MM-DD` at `s` (ten readable bytes), or `nil`.
+    @inlinable @inline(__always)
+    public static func fixedISODate(_ p: UnsafeRawBufferPointer, from s: Int) -> Int64? {
         @inline(__always) func d(_ k: Int) -> Int { Int(p[s + k] &- 0x30) }
-        let sepT = p[s + 10]
-        guard p[s + 4] == 0x2D, p[s + 7] == 0x2D, sepT == 0x54 || sepT == 0x74 || sepT == 0x20, p[s + 13] == 0x3A,
-            p[s + 16] == 0x3A
-        else { return nil }
         @inline(__always) func isDigit(_ k: Int) -> Bool { p[s + k] &- 0x30 < 10 }
-        guard isDigit(0), isDigit(1), isDigit(2), isDigit(3), isDigit(5), isDigit(6), isDigit(8), isDigit(9),
-            isDigit(11), isDigit(12), isDigit(14), isDigit(15), isDigit(17), isDigit(18)
+        guard p[s + 4] == 0x2D, p[s + 7] == 0x2D, isDigit(0), isDigit(1), isDigit(2), isDigit(3), isDigit(5),
+            isDigit(6), isDigit(8), isDigit(9)
         else { return nil }
         let year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3)
         let month = d(5) * 10 + d(6)
         let day = d(8) * 10 + d(9)
+        guard month >= 1, month <= 12, day >= 1, day <= daysInMonth(year: year, month: month) else { return nil }
+        return Int64(daysFromCivil(year: year, month: month, day: day))
+    }
+
+    /// The rest of the fixed form after its date (`days`): `[T ]HH:MM:SS[.fraction][Z|±HH:MM|±HHMM]`
+    /// from `s + 10` to `e` (at least 19 bytes from `s`), or `nil`.
+    @inlinable @inline(__always)
+    public static func fixedISOTime(_ p: UnsafeRawBufferPointer, from s: Int, end e: Int, days: Int64) -> WrittenTime? {
+        guard let clock = fixedISOClock(p, from: s), let (micros, offset) = fixedISOTail(p, from: s + 19, end: e)
+        else { return nil }
+        return WrittenTime(
+            seconds: days * 86_400 + clock, micros: micros, offset: offset, isEpoch: false, dateOnly: false)
+    }
+
+    /// The seconds of the day of the fixed form's `[T ]HH:MM:SS` at `s + 10` (nine readable bytes), or
+    /// `nil`.
+    @inlinable @inline(__always)
+    public static func fixedISOClock(_ p: UnsafeRawBufferPointer, from s: Int) -> Int64? {
+        @inline(__always) func d(_ k: Int) -> Int { Int(p[s + k] &- 0x30) }
+        @inline(__always) func isDigit(_ k: Int) -> Bool { p[s + k] &- 0x30 < 10 }
+        let sepT = p[s + 10]
+        guard sepT == 0x54 || sepT == 0x74 || sepT == 0x20, p[s + 13] == 0x3A, p[s + 16] == 0x3A, isDigit(11),
+            isDigit(12), isDigit(14), isDigit(15), isDigit(17), isDigit(18)
+        else { return nil }
         let h = d(11) * 10 + d(12)
         let m = d(14) * 10 + d(15)
         let sec = min(d(17) * 10 + d(18), 59)
-        guard month >= 1, month <= 12, day >= 1, day <= daysInMonth(year: year, month: month), h < 24, m < 60
-        else { return nil }
-        var i = s + 19
+        guard h < 24, m < 60 else { return nil }
+        return Int64(h * 3600 + m * 60 + sec)
+    }
+
+    /// What follows the seconds of the fixed form, `[.fraction][Z|±HH:MM|±HHMM]` in `[start, e)`: the
+    /// fraction in microseconds and the offset if written, or `nil`.
+    @inlinable @inline(__always)
+    public static func fixedISOTail(
+        _ p: UnsafeRawBufferPointer, from start: Int, end e: Int
+    ) -> (
+        micros: Int64, offset: Int32?
+    )? {
+        var i = start
         var micros: Int64 = 0
         if i < e, p[i] == 0x2E || p[i] == 0x2C {
             i += 1
@@ -198,10 +234,7 @@ extension CivilTime {
                 return nil
             }
         }
-        let days = Int64(daysFromCivil(year: year, month: month, day: day))
-        return WrittenTime(
-            seconds: days * 86_400 + Int64(h * 3600 + m * 60 + sec), micros: micros, offset: offset, isEpoch: false,
-            dateOnly: false)
+        return (micros, offset)
     }
 
     /// `H:MM[:SS[.fraction]]` with an optional `AM`/`PM` (also `a. m.` / `p. m.`).
@@ -260,5 +293,70 @@ extension CivilTime {
         }
         guard h < 24, m < 60 else { return nil }
         return (Int64(h * 3600 + m * 60 + sec), micros)
+    }
+}
+
+/// ``CivilTime/parseFixedISO(_:from:end:)`` keeping the last date it read: the rows of a dump
+/// share their date, so a timestamp whose first ten bytes are the last one's reads only its time
+/// of day and zone. It answers exactly as `parseFixedISO` does.
+public struct FixedISOReader: Sendable {
+    /// The first ten bytes of the last date read (eight, then two), and its day number.
+    @usableFromInline var dateWord: UInt64 = 0
+    @usableFromInline var dateTail: UInt16 = 0
+    @usableFromInline var days: Int64 = 0
+    /// The last valid tail of up to eight bytes (``CivilTime/fixedISOTail(_:from:end:)``) and
+    /// what it gave; length 0 until then.
+    @usableFromInline var tailLength = 0
+    @usableFromInline var tailWord: UInt64 = 0
+    @usableFromInline var tailMicros: Int64 = 0
+    @usableFromInline var tailOffset: Int32?
+
+    public init() {}
+
+    @inlinable @inline(__always)
+    public mutating func parse(_ p: UnsafeRawBufferPointer, from s: Int, end e: Int) -> WrittenTime? {
+        guard e - s >= 19, let base = p.baseAddress else { return nil }
+        let w = base.loadUnaligned(fromByteOffset: s, as: UInt64.self)
+        let t = base.loadUnaligned(fromByteOffset: s + 8, as: UInt16.self)
+        // No date's bytes are all zero, so the first one is always read.
+        if w != dateWord || t != dateTail {
+            guard let d = CivilTime.fixedISODate(p, from: s) else { return nil }
+            dateWord = w
+            dateTail = t
+            days = d
+        }
+        return time(p, from: s, end: e)
+    }
+
+    /// The time of day at its fixed place, then the fraction and offset (kept too: the rows of a
+    /// dump mostly share them, so a tail of up to eight bytes equal to the last one is not read).
+    @inlinable @inline(__always)
+    mutating func time(_ p: UnsafeRawBufferPointer, from s: Int, end e: Int) -> WrittenTime? {
+        guard let clock = CivilTime.fixedISOClock(p, from: s) else { return nil }
+        let n = e - (s + 19)
+        var micros: Int64 = 0
+        var offset: Int32?
+        if n > 0 {
+            // The tail's bytes in the high end of the word that ends with it (its length is kept
+            // beside it, so the low bytes are never compared).
+            let key =
+                n <= 8
+                ? p.baseAddress!.loadUnaligned(fromByteOffset: e - 8, as: UInt64.self) >> ((8 - UInt64(n)) * 8) : 0
+            if n <= 8, n == tailLength, key == tailWord {
+                micros = tailMicros
+                offset = tailOffset
+            } else {
+                guard let t = CivilTime.fixedISOTail(p, from: s + 19, end: e) else { return nil }
+                (micros, offset) = t
+                if n <= 8 {
+                    tailLength = n
+                    tailWord = key
+                    tailMicros = t.micros
+                    tailOffset = t.offset
+                }
+            }
+        }
+        return WrittenTime(
+            seconds: days * 86_400 + clock, micros: micros, offset: offset, isEpoch: false, dateOnly: false)
     }
 }

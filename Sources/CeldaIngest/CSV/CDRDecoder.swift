@@ -33,6 +33,8 @@ public struct CDRDecoder {
     /// Towers first seen with inline coordinates (drained by the caller).
     public var newTowers: [Tower] = []
     var seenInline = Set<CellID>()
+    /// The common layout's timestamps, with the last date kept (the rows of a dump share it).
+    var isoReader = FixedISOReader()
     let col:
         (
             start: Int, date: Int, time: Int, answer: Int, end: Int, duration: Int, caller: Int, callee: Int,
@@ -66,10 +68,10 @@ public struct CDRDecoder {
     /// when anything is not the plain case (the caller then runs ``decode(_:source:)``, which
     /// decides, with its message). Where it answers, it answers exactly as ``decode(_:source:)``.
     @inline(__always)
-    func decodeCommon(_ row: Row, source: SourceRef) -> CallRecord? {
+    mutating func decodeCommon(_ row: Row, source: SourceRef) -> CallRecord? {
         guard commonLayout, width == 0 || row.fields.count == width else { return nil }
         let tf = row.field(col.start)
-        guard let w = CivilTime.parseFixedISO(tf, from: 0, end: tf.count) else { return nil }
+        guard let w = isoReader.parse(tf, from: 0, end: tf.count) else { return nil }
         let t = utc(localSeconds: w.seconds, micros: w.micros, offset: w.offset)
         guard case .party(let a) = plan.normalise(row.field(col.caller)),
             case .party(let b) = plan.normalise(row.field(col.callee))
