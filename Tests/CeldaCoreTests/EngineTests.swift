@@ -47,7 +47,7 @@ enum Fixture {
     }
 }
 
-/// SplitMix64, for reproducible orders.
+/// SplitMix64, for reproducible orders (and generated text, `FastParseTests`).
 struct OrderRandom {
     var s: UInt64
     mutating func next() -> UInt64 {

@@ -7,26 +7,14 @@ import Testing
 /// ``CellID/parseDashedGeneral(_:)``, and the date-keeping timestamp reader against
 /// ``CivilTime/parseFixedISO(_:from:end:)`` and ``CivilTime/parseRFC3339(_:)``.
 @Suite struct FastParseTests {
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
-    static func digits(_ n: Int, _ rng: inout Rng) -> [UInt8] {
+    static func digits(_ n: Int, _ rng: inout OrderRandom) -> [UInt8] {
         // Runs of nines and zeros now and then, where carries and borrows would show.
         let edge = rng.below(5) == 0
         return (0..<n).map { _ in edge ? (rng.below(2) == 0 ? 0x39 : 0x30) : UInt8(0x30 + rng.below(10)) }
     }
 
     @Test func dashedCGIReadsAsTheGeneralLoop() {
-        var rng = Rng(state: 2026)
+        var rng = OrderRandom(s: 2026)
         let separators: [UInt8] = [0x2D, 0x2D, 0x2D, 0x2D, 0x5F, 0x3A, 0x20]
         let noise: [UInt8] = [0x2D, 0x20, 0x22, 0x61, 0x2F, 0x3A, 0x2E, 0x80, 0xAD, 0x00, 0x7F, 0x1D]
         var accepted = 0
@@ -57,7 +45,7 @@ import Testing
     }
 
     @Test func timestampReaderAnswersAsTheFixedParser() {
-        var rng = Rng(state: 77)
+        var rng = OrderRandom(s: 77)
         var reader = FixedISOReader()
         let offsets = ["Z", "z", "-06:00", "+05:30", "-0600", "+00:00", "", "", "-6:00", "+05:3x", "Zx", " -06:00"]
         let fractions = ["", "", "", ".5", ".123456", ",25", ".", ".12345678"]
@@ -96,4 +84,8 @@ import Testing
 
 extension String {
     fileprivate init(format2 v: Int) { self = v < 10 ? "0\(v)" : "\(v)" }
+}
+
+extension OrderRandom {
+    fileprivate mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
