@@ -90,6 +90,30 @@ struct KeyedStorageTests {
         #expect(MemoryLayout<KeyTable<BurstDetector.LineState>.Slot>.stride == 88)
     }
 
+    /// Changes through `valuePointer(at:)` land in the slot the subscript reads, for values of
+    /// several alignments, and a copy taken before keeps its own values (the pointer's one
+    /// uniqueness check copies the shared slots first).
+    @Test func valuePointerWritesTheSlot() {
+        func check<V: Sendable & BitwiseCopyable & Equatable>(_ empty: V, _ make: (Int) -> V) {
+            var table = KeyTable<V>(empty: empty, capacity: 8)
+            for k in 1...200 { table.valuePointer(at: table.findOrInsert(UInt64(k))).pointee = make(k) }
+            let copy = table
+            for k in 1...200 {
+                let p = table.valuePointer(at: table.find(UInt64(k))!)
+                #expect(p.pointee == make(k))
+                p.pointee = make(k + 1000)
+            }
+            for k in 1...200 {
+                #expect(table[table.find(UInt64(k))!] == make(k + 1000))
+                #expect(copy[copy.find(UInt64(k))!] == make(k))
+            }
+        }
+        check(UInt8(0)) { UInt8(truncatingIfNeeded: $0) }
+        check(Int32(0)) { Int32($0) }
+        // A wide value, aligned wider than the hash word.
+        check(SIMD8<Int64>(repeating: 0)) { SIMD8<Int64>(repeating: Int64($0)) }
+    }
+
     /// A mapped array against an `Array`: appends one at a time and in blocks take it through
     /// many doublings of its mapping (remapped, not copied) with every element kept; changes
     /// through the subscript land; a copy keeps its elements when the original changes. From

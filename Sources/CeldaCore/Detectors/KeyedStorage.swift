@@ -128,6 +128,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
         // `Slot` is the hash word, then the value at its alignment.
         let a = MemoryLayout<Value>.alignment
         let offset = (MemoryLayout<UInt64>.size + a - 1) / a * a
+        assert(offset == MemoryLayout<Slot>.offset(of: \Slot.value))
         return (UnsafeMutableRawPointer(base + slot) + offset).assumingMemoryBound(to: Value.self)
     }
 
