@@ -547,3 +547,38 @@ struct KeyedStorageTests {
         }
     }
 }
+
+/// The site table's cell map against a `Dictionary`: cells that share their PLMN and area and
+/// differ in a few bits of the cell identity (where a weak hash would cluster), growth from an
+/// empty map, and the cell with no PLMN kept aside.
+struct CellMapTests {
+    @Test(arguments: [0, 300])
+    func cellMapAnswersAsADictionary(capacity: Int) {
+        var rng = OrderRandom(s: 7 + UInt64(capacity))
+        var map = CellMap(capacity: capacity)
+        var model: [CellID: UInt32] = [:]
+        func cell(_ rng: inout OrderRandom) -> CellID {
+            let r = rng.next()
+            switch r % 4 {
+            case 0: return .none
+            case 1: return CellID(plmn: 334_020, lac: 23_480, ci: r >> 56)
+            case 2: return CellID(plmn: 334_020 + UInt32(r >> 62), lac: UInt32(r >> 40 & 0xFF), ci: r >> 20 & 0xFFF)
+            default: return CellID(plmn: UInt32(r >> 44 | 1), lac: UInt32(r >> 8 & 0xFFFF), ci: r >> 2)
+            }
+        }
+        for step in 0..<6_000 {
+            let c = cell(&rng)
+            if model[c] == nil, rng.next() % 2 == 0 {
+                let site = UInt32(step)
+                map.insert(c, site: site)
+                model[c] = site
+            }
+            let probe = cell(&rng)
+            #expect(map.get(probe) == model[probe])
+            #expect(map.get(c) == model[c])
+        }
+        #expect(map.count == model.keys.filter { !$0.isNone }.count)
+        #expect(model.count > 500)
+        for (c, site) in model { #expect(map.get(c) == site) }
+    }
+}
