@@ -98,16 +98,21 @@ struct Analyze: ParsableCommand {
         return st
     }
 
-    /// Every detector, and the second stages.
-    static func detectors(_ st: DetectorSettings) -> (keyed: [any Detector], stages: [any SecondStage]) {
+    /// Every detector, and the second stages. `burst` runs the `sequential` rule too when their
+    /// windows are equal, unless `separate` (the alerts are the same).
+    static func detectors(
+        _ st: DetectorSettings, separate: Bool = false
+    ) -> (keyed: [any Detector], stages: [any SecondStage]) {
         (
-            [
-                BurstDetector(config: st.burst), SequentialDetector(config: st.sequential),
-                VictimDetector(config: st.victim), TowerSurgeDetector(config: st.towerSurge),
-                SimChurnDetector(mode: .device, config: st.simChurn),
-                SimChurnDetector(mode: .line, config: st.simChurn),
-                WatchlistDetector(config: st.watchlist),
-            ],
+            (separate
+                ? [BurstDetector(config: st.burst), SequentialDetector(config: st.sequential)]
+                : BurstDetector.lineDetectors(burst: st.burst, sequential: st.sequential))
+                + [
+                    VictimDetector(config: st.victim), TowerSurgeDetector(config: st.towerSurge),
+                    SimChurnDetector(mode: .device, config: st.simChurn),
+                    SimChurnDetector(mode: .line, config: st.simChurn),
+                    WatchlistDetector(config: st.watchlist),
+                ],
             [VictimStage(), AllianceStage(config: st.alliance), KidnapStage(config: st.victim)]
         )
     }
@@ -135,10 +140,10 @@ struct Analyze: ParsableCommand {
         var engineConfig = EngineConfig()
         engineConfig.maxDisorder = st.maxDisorder
         if let shard { engineConfig.partition = KeyPartition(part: shard.part, parts: shard.parts) }
-        var (detectors, stages) = Self.detectors(st)
         // A profiling aid (Benchmarks/README.md): `decode` reads the dump only, `front` orders it
-        // with no detector, `only:NAME` runs one detector family.
+        // with no detector, `only:NAME` runs one detector family (`burst` without `sequential`).
         let phase = ProcessInfoLite.environment("CELDA_PROFILE_PHASE") ?? ""
+        var (detectors, stages) = Self.detectors(st, separate: phase.hasPrefix("only:"))
         if phase == "front" { detectors = []; stages = [] }
         if phase.hasPrefix("only:") { detectors = detectors.filter { "only:" + $0.name == phase }; stages = [] }
         let threadCount = threads ?? ProcessInfoLite.cores

@@ -8,11 +8,12 @@ func runAll(
     watch: NumberList = NumberList()
 ) -> [Alert] {
     let st = settings
-    let detectors: [any Detector] = [
-        BurstDetector(config: st.burst), SequentialDetector(config: st.sequential), VictimDetector(config: st.victim),
-        TowerSurgeDetector(config: st.towerSurge), SimChurnDetector(mode: .device, config: st.simChurn),
-        SimChurnDetector(mode: .line, config: st.simChurn), WatchlistDetector(config: st.watchlist),
-    ]
+    let detectors: [any Detector] =
+        BurstDetector.lineDetectors(burst: st.burst, sequential: st.sequential) + [
+            VictimDetector(config: st.victim), TowerSurgeDetector(config: st.towerSurge),
+            SimChurnDetector(mode: .device, config: st.simChurn), SimChurnDetector(mode: .line, config: st.simChurn),
+            WatchlistDetector(config: st.watchlist),
+        ]
     var engine = Engine(
         detectors: detectors, sites: Fixture.sites, config: EngineConfig(),
         stages: [VictimStage(), AllianceStage(config: st.alliance)], allowlist: allow, watchlist: watch)
@@ -45,6 +46,115 @@ func runAll(
                 i, caller: 525_500_000_078, callee: 525_512_340_000 + UInt64(i * 7919), at: i * 100, duration: 30)
         }
         #expect(runAll(calls).filter { $0.detector == "sequential" }.isEmpty)
+    }
+}
+
+/// `burst` running the `sequential` rule over its own windows against the two detectors apart.
+@Suite struct LineRulesTogetherTests {
+    /// Lines dialling lists down (some with calls to text and short numbers among them, some from
+    /// the city), busy lines calling at random, calls back, out of order by up to `spread`.
+    static func calls(seed: UInt64, spread: Int) -> [CallRecord] {
+        var rng = OrderRandom(s: seed)
+        var out: [CallRecord] = []
+        var i = 0
+        for line in 0..<12 {
+            let caller: UInt64 = 525_500_100_000 + UInt64(line)
+            var t = Int(rng.next() % 3_600)
+            var next: UInt64 = 525_512_000_000 + UInt64(line) * 10_000
+            for _ in 0..<(40 + Int(rng.next() % 80)) {
+                t += 20 + Int(rng.next() % 400)
+                let kind = rng.next() % 10
+                var r = Fixture.call(
+                    i, caller: caller, callee: 0, at: t, duration: Int(rng.next() % 5) == 0 ? 90 : 0,
+                    cell: line % 3 == 2 || kind == 9 ? Fixture.cityCell : Fixture.prisonCell)
+                switch kind {
+                case 0: r.callee = .text(hash: rng.next())
+                case 1: r.callee = .digitString(rng.next() % 1_000, length: 3)
+                case 2: r.callee = .e164(525_599_000_000 + rng.next() % 40)
+                default:
+                    next += 1 + rng.next() % (line % 4 == 3 ? 30 : 4)
+                    r.callee = .e164(next)
+                }
+                out.append(r)
+                i += 1
+                // Some callees call back.
+                if rng.next() % 7 == 0, r.callee.isE164 {
+                    out.append(Fixture.call(i, caller: r.callee.raw, callee: caller, at: t + 30, duration: 40))
+                    i += 1
+                }
+            }
+        }
+        // Arrival order: each call moved by up to `spread` seconds.
+        var keyed = out.map { ($0, $0.start + EventTime(rng.next() % UInt64(spread + 1)) * CivilTime.second) }
+        keyed.sort { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.source.line < $1.0.source.line }
+        return keyed.map(\.0)
+    }
+
+    static func log(_ detectors: [any Detector], _ records: [CallRecord], maxDisorder: EventTime) -> [String] {
+        var ec = EngineConfig()
+        ec.maxDisorder = maxDisorder
+        var engine = Engine(detectors: detectors, sites: Fixture.sites, config: ec)
+        for r in records { engine.ingest(r) }
+        let encoder = AlertEncoder(prisons: [Fixture.prison])
+        return engine.finish().map { String(decoding: encoder.encode($0, resolver: TestResolver()), as: UTF8.self) }
+    }
+
+    @Test(arguments: [(1, 0), (2, 600), (3, 5_400), (4, 5_400)])
+    func givesTheAlertsOfTheTwoDetectors(seed: UInt64, spread: Int) throws {
+        var burst = BurstConfig()
+        burst.minCalls = 12
+        burst.minDistinctCallees = 8
+        burst.cooldown = 90 * CivilTime.minute
+        var sequential = SequentialConfig()
+        sequential.minRun = 6
+        sequential.cooldown = seed % 2 == 0 ? 20 * CivilTime.minute : 9 * CivilTime.hour
+        let records = Self.calls(seed: seed, spread: spread)
+        // Seeds 3 and 4 have records later than the allowed disorder.
+        let disorder = seed >= 3 ? 30 * CivilTime.minute : 2 * CivilTime.hour
+        let together = BurstDetector.lineDetectors(burst: burst, sequential: sequential)
+        try #require(together.count == 1)
+        let apart: [any Detector] = [BurstDetector(config: burst), SequentialDetector(config: sequential)]
+        let a = Self.log(together, records, maxDisorder: disorder)
+        let b = Self.log(apart, records, maxDisorder: disorder)
+        #expect(a == b)
+        #expect(a.filter { $0.contains(#""detector":"sequential""#) }.count >= 5)
+        #expect(a.contains { $0.contains(#""detector":"burst""#) })
+    }
+
+    /// A line that dials a list, falls quiet for longer than the window and dials another within
+    /// the sequential cooldown: kept for that cooldown though `burst` alone would drop it.
+    @Test func aQuietLineKeepsTheSequentialCooldown() {
+        let caller: UInt64 = 525_500_200_000
+        var calls: [CallRecord] = []
+        for (k, start) in [0, 3 * 3_600].enumerated() {
+            for i in 0..<8 {
+                calls.append(
+                    Fixture.call(
+                        k * 8 + i, caller: caller, callee: 525_513_000_000 + UInt64(k * 100 + i), at: start + i * 60,
+                        cell: Fixture.cityCell))
+            }
+        }
+        // Another line's calls every 20 minutes move the watermark (and the sweeps) along.
+        for k in 0..<36 {
+            calls.append(
+                Fixture.call(100 + k, caller: 525_500_200_001, callee: 525_514_000_000 + UInt64(k * 977), at: k * 1_200)
+            )
+        }
+        calls.sort { CallRecord.precedes($0, $1) }
+        let together = Self.log(
+            BurstDetector.lineDetectors(burst: BurstConfig(), sequential: SequentialConfig()), calls,
+            maxDisorder: CivilTime.hour)
+        let apart = Self.log([BurstDetector(), SequentialDetector()], calls, maxDisorder: CivilTime.hour)
+        #expect(together == apart)
+        #expect(apart.count == 1)
+    }
+
+    @Test func differentWindowsKeepTwoDetectors() {
+        var sequential = SequentialConfig()
+        sequential.window = 30 * CivilTime.minute
+        let d = BurstDetector.lineDetectors(burst: BurstConfig(), sequential: sequential)
+        #expect(d.count == 2)
+        #expect(d.map(\.name) == ["burst", "sequential"])
     }
 }
 

@@ -279,9 +279,9 @@ let captureFile: (path: String, calls: Int) = {
 
 /// Every keyed detector `celda analyze` runs, with default settings.
 func allDetectors() -> [any Detector] {
-    [
-        BurstDetector(), SequentialDetector(), VictimDetector(), TowerSurgeDetector(),
-        SimChurnDetector(mode: .device), SimChurnDetector(mode: .line), WatchlistDetector(),
+    BurstDetector.lineDetectors(burst: BurstConfig(), sequential: SequentialConfig()) + [
+        VictimDetector(), TowerSurgeDetector(), SimChurnDetector(mode: .device), SimChurnDetector(mode: .line),
+        WatchlistDetector(),
     ]
 }
 

@@ -45,8 +45,15 @@ public struct BurstConfig: Sendable, Hashable {
 /// (callees who call the line back, as a business's customers do: above `maxReciprocity` there is
 /// no alert) and line age (a new SIM that starts calling at once). State per line is the
 /// window's calls; idle lines are evicted once their window and cooldown have passed.
+///
+/// Given a ``SequentialConfig`` with the same window, it also runs the `sequential` rule over the
+/// same windows (their calls to E.164 numbers), with the alerts ``SequentialDetector`` gives:
+/// both rules key by the calling line, so one table lookup, one window entry and one expiry serve
+/// both (``lineDetectors(burst:sequential:)``).
 public struct BurstDetector: Detector {
     public let config: BurstConfig
+    /// The `sequential` rule, when this detector runs it too.
+    public let sequential: SequentialConfig?
     public var name: String { "burst" }
 
     struct LineState: BitwiseCopyable {
@@ -60,6 +67,8 @@ public struct BurstDetector: Detector {
         var firstSeen: EventTime = .max
         var lastSeen: EventTime = .min
         var suppression = Suppression()
+        /// The `sequential` rule's last alert severity (in the padding after `suppression`).
+        var sequentialSeverity = Severity.low
         /// Short and answered calls in `window` and in `slow` (the rule's cheap tests, kept as
         /// calls come and go, so a busy line is not re-read at every call).
         var short: Int32 = 0
@@ -69,8 +78,22 @@ public struct BurstDetector: Detector {
         /// A bit for each callee in `window` (``calleeBit(_:)``), and perhaps for some that have
         /// left it: bits are cleared only when the window empties. A call to the line from a
         /// number whose bit is clear cannot be a callee calling back, so the window is not
-        /// walked. (Four bytes that fit the slot's padding: the slot stays 88 bytes.)
+        /// walked. (Four bytes that fit the slot's padding.)
         var calleeBits: UInt32 = 0
+        /// The `sequential` rule's state, when it runs here: calls in `window` to E.164 numbers,
+        /// their sorted digits once there are `minRun` of them (a handle into ``sorted``), and
+        /// the rule's own cooldown (its last alert's time here, its severity above).
+        var dialled: Int32 = 0
+        var sortedCallees: Int32 = -1
+        var sequentialAlert: EventTime = .min
+
+        var sequentialSuppression: Suppression {
+            get { Suppression(lastAlert: sequentialAlert, lastSeverity: sequentialSeverity) }
+            set {
+                sequentialAlert = newValue.lastAlert
+                sequentialSeverity = newValue.lastSeverity
+            }
+        }
     }
 
     /// One of 32 bits for a party, from the high bits of a multiplicative hash.
@@ -83,14 +106,28 @@ public struct BurstDetector: Detector {
     private var cells = CellIndex()
     private var places = PlaceScratch()
     private var sets = PartySets()
+    private var sorted = SortedCallees()
     private var scratch = Set<Party>()
     private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
     static let historyCap = 512
 
-    public init(config: BurstConfig = .init()) { self.config = config }
+    /// `sequential`, when given, must have the same window as `config`.
+    public init(config: BurstConfig = .init(), sequential: SequentialConfig? = nil) {
+        precondition(sequential == nil || sequential!.window == config.window, "sequential runs in burst's window")
+        self.config = config
+        self.sequential = sequential
+    }
 
-    public func makeShard() -> BurstDetector { BurstDetector(config: config) }
+    /// `burst` and `sequential`: one detector that runs both rules when their windows are equal
+    /// (the default), two otherwise. The alerts are the same either way.
+    public static func lineDetectors(burst: BurstConfig, sequential: SequentialConfig) -> [any Detector] {
+        sequential.window == burst.window
+            ? [BurstDetector(config: burst, sequential: sequential)]
+            : [BurstDetector(config: burst), SequentialDetector(config: sequential)]
+    }
+
+    public func makeShard() -> BurstDetector { BurstDetector(config: config, sequential: sequential) }
 
     public var keyCount: Int { lines.count }
 
@@ -150,6 +187,13 @@ public struct BurstDetector: Detector {
         let isShort: Int32 = entry.durationMs < shortMs ? 1 : 0
         let isAnswered: Int32 = entry.answered ? 1 : 0
         pool.insert(entry, into: &line.pointee.window, newest: line.pointee.lastSeen)
+        // The sequential rule takes the calls to E.164 numbers.
+        let dialled = sequential != nil && r.callee.isE164
+        if dialled {
+            line.pointee.dialled += 1
+            let h = line.pointee.sortedCallees
+            if h >= 0 { sorted.insert(r.callee.raw, into: h) }
+        }
         line.pointee.calleeBits |= Self.calleeBit(r.callee)
         line.pointee.short += isShort
         line.pointee.answered += isAnswered
@@ -171,6 +215,11 @@ public struct BurstDetector: Detector {
             }
             if old.durationMs < shortMs { line.pointee.short -= 1 }
             if old.answered { line.pointee.answered -= 1 }
+            if sequential != nil, old.other.isE164 {
+                line.pointee.dialled -= 1
+                let h = line.pointee.sortedCallees
+                if h >= 0 { sorted.remove(old.other.raw, from: h) }
+            }
             pool.removeFirst(&line.pointee.window)
         }
         if line.pointee.window.head < 0 { line.pointee.calleeBits = 0 }
@@ -209,7 +258,35 @@ public struct BurstDetector: Detector {
                 line.pointee.suppression = st.suppression
                 entries = w
             }
+            if dialled, let sequential, line.pointee.dialled >= sequential.minRun {
+                observeSequential(key: key, line: line, config: sequential, now: now, context: context, output: &output)
+            }
         }
+    }
+
+    /// The `sequential` rule over the window's calls to E.164 numbers, as
+    /// ``SequentialDetector/observe(_:role:context:output:)`` applies it to its own window of them.
+    private mutating func observeSequential(
+        key: Party, line: UnsafeMutablePointer<LineState>, config: SequentialConfig, now: EventTime,
+        context: DetectorContext, output: inout DetectorOutput
+    ) {
+        if line.pointee.sortedCallees < 0 {
+            var w = entries
+            entries = []
+            pool.collect(line.pointee.window, into: &w)
+            line.pointee.sortedCallees = sorted.make(w, e164Only: true)
+            entries = w
+        }
+        let run = sorted.longestRun(line.pointee.sortedCallees, maxGap: config.maxGap)
+        guard run.length >= config.minRun else { return }
+        var w = entries
+        entries = []
+        pool.collect(line.pointee.window, into: &w)
+        if Int(line.pointee.dialled) != w.count { w.removeAll { !$0.other.isE164 } }
+        SequentialDetector.evaluate(
+            config: config, key: key, window: w[...], run: run, suppression: &line.pointee.sequentialSuppression,
+            now: now, cells: cells, places: &places, context: context, output: &output)
+        entries = w
     }
 
     /// The rule's first tests (short share, answer ratio) from the kept counts: what
@@ -311,24 +388,31 @@ public struct BurstDetector: Detector {
         let idle = SweepClock.idle(watermark, after: config.window)
         let slowIdle = SweepClock.idle(watermark, after: config.slowWindow)
         let cooldown = config.cooldown
+        let sequentialCooldown = sequential?.cooldown
         var p = pool
         pool = EntryPool()
         var h = sets
         sets = PartySets()
+        var freed = sorted.takeFreed()
         lines.removeAll { s in
-            let keep =
+            var keep =
                 s.lastSeen > idle || (s.slow.count > 0 && s.lastSeen > slowIdle)
                 || s.suppression.active(at: watermark, cooldown: cooldown)
+            if !keep, let sequentialCooldown {
+                keep = s.sequentialSuppression.active(at: watermark, cooldown: sequentialCooldown)
+            }
             if !keep {
                 p.release(&s.window)
                 p.release(&s.slow)
                 h.release(&s.history)
                 h.release(&s.reciprocated)
+                if s.sortedCallees >= 0 { freed.append(s.sortedCallees) }
             }
             return !keep
         }
         pool = p
         sets = h
+        sorted.release(freed)
     }
 
     static func percent(_ x: Double) -> Int { Int((x * 100).rounded()) }

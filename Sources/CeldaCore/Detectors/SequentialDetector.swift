@@ -16,7 +16,8 @@ public struct SequentialConfig: Sendable, Hashable {
 /// near-consecutive numbers within a window (sorted callees whose steps are at most `maxGap`).
 public struct SequentialDetector: Detector {
     public let config: SequentialConfig
-    public var name: String { "sequential" }
+    public var name: String { Self.detectorName }
+    static let detectorName = "sequential"
 
     struct LineState: BitwiseCopyable {
         var window = EntryList()
@@ -31,10 +32,7 @@ public struct SequentialDetector: Detector {
     private var pool = EntryPool()
     private var cells = CellIndex()
     private var places = PlaceScratch()
-    private var sorted: [[UInt64]] = []
-    private var freeSorted: [Int32] = []
-    /// Scratch of a sweep: the sorted-callee arrays of the lines it drops.
-    private var freedScratch: [Int32] = []
+    private var sorted = SortedCallees()
     private var entries: [WindowEntry] = []
     private var sweep = SweepClock()
 
@@ -67,66 +65,32 @@ public struct SequentialDetector: Detector {
                 cellKey: cells.key(r.cell, site: r.site), ref: r.source),
             into: &line.pointee.window, newest: line.pointee.lastSeen)
         let h = line.pointee.sortedCallees
-        if h >= 0 { Self.insertSorted(r.callee.raw, into: &sorted[Int(h)]) }
+        if h >= 0 { sorted.insert(r.callee.raw, into: h) }
         let now = max(line.pointee.lastSeen, r.start)
         line.pointee.lastSeen = now
         let from = now - config.window
         while line.pointee.window.head >= 0, pool.first(line.pointee.window).start <= from {
-            if h >= 0 { Self.removeSorted(pool.first(line.pointee.window).other.raw, from: &sorted[Int(h)]) }
+            if h >= 0 { sorted.remove(pool.first(line.pointee.window).other.raw, from: h) }
             pool.removeFirst(&line.pointee.window)
         }
         if line.pointee.window.count >= config.minRun, !r.flags.contains(.late) {
             if line.pointee.sortedCallees < 0 {
-                line.pointee.sortedCallees = makeSorted(line.pointee.window)
+                var w = entries
+                entries = []
+                pool.collect(line.pointee.window, into: &w)
+                line.pointee.sortedCallees = sorted.make(w, e164Only: false)
+                entries = w
             }
-            let run = Self.longestRunSorted(sorted[Int(line.pointee.sortedCallees)], maxGap: config.maxGap)
+            let run = sorted.longestRun(line.pointee.sortedCallees, maxGap: config.maxGap)
             guard run.length >= config.minRun else { return }
             var w = entries
             entries = []
             pool.collect(line.pointee.window, into: &w)
-            var suppression = line.pointee.suppression
-            evaluate(r.caller, w[...], run, &suppression, now: now, context: context, output: &output)
-            line.pointee.suppression = suppression
+            Self.evaluate(
+                config: config, key: r.caller, window: w[...], run: run, suppression: &line.pointee.suppression,
+                now: now, cells: cells, places: &places, context: context, output: &output)
             entries = w
         }
-    }
-
-    private mutating func makeSorted(_ window: EntryList) -> Int32 {
-        let h: Int32
-        if let f = freeSorted.popLast() {
-            h = f
-        } else {
-            sorted.append([])
-            h = Int32(sorted.count - 1)
-        }
-        var values = sorted[Int(h)]
-        sorted[Int(h)] = []
-        values.removeAll(keepingCapacity: true)
-        var w = entries
-        entries = []
-        pool.collect(window, into: &w)
-        for e in w { values.append(e.other.raw) }
-        entries = w
-        values.sort()
-        sorted[Int(h)] = values
-        return h
-    }
-
-    @inline(__always) static func position(_ v: UInt64, in a: [UInt64]) -> Int {
-        var lo = 0
-        var hi = a.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if a[mid] < v { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-
-    static func insertSorted(_ v: UInt64, into a: inout [UInt64]) { a.insert(v, at: position(v, in: a)) }
-
-    static func removeSorted(_ v: UInt64, from a: inout [UInt64]) {
-        let k = position(v, in: a)
-        if k < a.count, a[k] == v { a.remove(at: k) }
     }
 
     /// ``longestRun(_:maxGap:)`` of values already sorted.
@@ -157,12 +121,14 @@ public struct SequentialDetector: Detector {
         return longestRunSorted(values, maxGap: maxGap)
     }
 
-    private mutating func evaluate(
-        _ key: Party, _ window: ArraySlice<WindowEntry>, _ run: (length: Int, first: UInt64, last: UInt64),
-        _ suppression: inout Suppression, now: EventTime, context: DetectorContext, output: inout DetectorOutput
+    /// The rule's alert for a window whose longest run reached `minRun` (``BurstDetector`` calls
+    /// it too, over the calls of its own window to E.164 numbers, when it runs this rule).
+    static func evaluate(
+        config: SequentialConfig, key: Party, window: ArraySlice<WindowEntry>,
+        run: (length: Int, first: UInt64, last: UInt64), suppression: inout Suppression, now: EventTime,
+        cells: CellIndex, places: inout PlaceScratch, context: DetectorContext, output: inout DetectorOutput
     ) {
         let n = window.count
-        let cells = self.cells
         let place = PlaceSummary(window, sites: context.sites, scratch: &places) {
             ($0.site, cells.cell(of: $0, sites: context.sites))
         }
@@ -183,7 +149,8 @@ public struct SequentialDetector: Detector {
         reasons += place.reasons(prisons: context.sites.prisons, linked: linked, calls: n)
         output.alerts.append(
             Alert(
-                detector: name, severity: severity, score: score, entity: .line(key), windowStart: now - config.window,
+                detector: detectorName, severity: severity, score: score, entity: .line(key),
+                windowStart: now - config.window,
                 windowEnd: now, detectedAt: now,
                 prison: linked ? AlertPrison(index: place.prison!, distanceM: place.distanceM) : nil,
                 towers: place.towers,
@@ -201,9 +168,7 @@ public struct SequentialDetector: Detector {
         let cooldown = config.cooldown
         var p = pool
         pool = EntryPool()
-        var freed = freedScratch
-        freedScratch = []
-        freed.removeAll(keepingCapacity: true)
+        var freed = sorted.takeFreed()
         lines.removeAll { s in
             let drop = !(s.lastSeen > idle || s.suppression.active(at: watermark, cooldown: cooldown))
             if drop {
@@ -213,10 +178,81 @@ public struct SequentialDetector: Detector {
             return drop
         }
         pool = p
-        for f in freed {
-            sorted[Int(f)].removeAll(keepingCapacity: sorted[Int(f)].capacity <= 128)
-            freeSorted.append(f)
+        sorted.release(freed)
+    }
+}
+
+/// The callees of busy lines as sorted digit arrays, kept up to date as calls enter and leave a
+/// window so a line is not re-sorted at every call: ``SequentialDetector``'s state, and
+/// ``BurstDetector``'s when it runs the sequential rule over its own windows. A line holds a
+/// handle (`-1`: none yet); the arrays of dropped lines are reused.
+struct SortedCallees: Sendable {
+    private var arrays: [[UInt64]] = []
+    private var free: [Int32] = []
+    /// Scratch of a sweep: the handles of the lines it drops (``takeFreed()``, ``release(_:)``).
+    private var freed: [Int32] = []
+
+    /// A new array of the callees of `window` (those that are E.164 numbers only, when asked).
+    mutating func make(_ window: [WindowEntry], e164Only: Bool) -> Int32 {
+        let h: Int32
+        if let f = free.popLast() {
+            h = f
+        } else {
+            arrays.append([])
+            h = Int32(arrays.count - 1)
         }
-        freedScratch = freed
+        var values = arrays[Int(h)]
+        arrays[Int(h)] = []
+        values.removeAll(keepingCapacity: true)
+        for e in window where !e164Only || e.other.isE164 { values.append(e.other.raw) }
+        values.sort()
+        arrays[Int(h)] = values
+        return h
+    }
+
+    @inline(__always) static func position(_ v: UInt64, in a: [UInt64]) -> Int {
+        var lo = 0
+        var hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if a[mid] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    @inline(__always) mutating func insert(_ v: UInt64, into h: Int32) {
+        Self.insert(v, into: &arrays[Int(h)])
+    }
+
+    @inline(__always) mutating func remove(_ v: UInt64, from h: Int32) {
+        Self.remove(v, from: &arrays[Int(h)])
+    }
+
+    static func insert(_ v: UInt64, into a: inout [UInt64]) { a.insert(v, at: position(v, in: a)) }
+
+    static func remove(_ v: UInt64, from a: inout [UInt64]) {
+        let k = position(v, in: a)
+        if k < a.count, a[k] == v { a.remove(at: k) }
+    }
+
+    func longestRun(_ h: Int32, maxGap: UInt64) -> (length: Int, first: UInt64, last: UInt64) {
+        SequentialDetector.longestRunSorted(arrays[Int(h)], maxGap: maxGap)
+    }
+
+    /// An empty list to collect the handles a sweep drops into (its storage reused).
+    mutating func takeFreed() -> [Int32] {
+        var f = freed
+        freed = []
+        f.removeAll(keepingCapacity: true)
+        return f
+    }
+
+    /// Frees the arrays of dropped lines (a list from ``takeFreed()``).
+    mutating func release(_ handles: [Int32]) {
+        for h in handles {
+            arrays[Int(h)].removeAll(keepingCapacity: arrays[Int(h)].capacity <= 128)
+            free.append(h)
+        }
+        freed = handles
     }
 }
