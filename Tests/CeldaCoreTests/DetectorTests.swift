@@ -252,6 +252,36 @@ func runAll(
         #expect(held.suffix(7).allSatisfy { $0 == 0 })
     }
 
+    /// The popularity slot's watched flag is set for exactly the numbers that have a state, as
+    /// numbers start and stop being watched and popularity entries decay away, and the detector
+    /// trusts it to skip the state lookup.
+    @Test(arguments: [1, 2])
+    func theWatchedFlagIsExactlyTheNumbersWithAState(seed: UInt64) {
+        var rng = OrderRandom(s: seed)
+        var detector = VictimDetector()
+        let context = DetectorContext(sites: Fixture.sites, allowlist: NumberList(), watchlist: NumberList())
+        var out = DetectorOutput()
+        var t = 0
+        var watchedAtSomePoint = 0
+        for i in 0..<4_000 {
+            // Minutes to hours apart, over several days (sweeps drop states and popularity).
+            t += rng.next() % 20 == 0 ? 3_600 * Int(1 + rng.next() % 30) : Int(rng.next() % 300)
+            var r = Fixture.call(
+                i, caller: 525_500_300_000 + rng.next() % 40, callee: 525_599_100_000 + rng.next() % 60, at: t,
+                cell: rng.next() % 4 == 0 ? Fixture.prisonCell : Fixture.cityCell)
+            Fixture.sites.locate(&r)
+            detector.advance(to: r.start, context: context, output: &out)
+            detector.observe(r, role: .primary, context: context, output: &out)
+            // Every 25 calls (the check reads the whole popularity table).
+            if i % 25 == 0 { #expect(detector.watchedAreTheStates(), "after call \(i)") }
+            watchedAtSomePoint = max(watchedAtSomePoint, detector.keyCount)
+        }
+        detector.finish(context: context, output: &out)
+        #expect(detector.watchedAreTheStates())
+        #expect(detector.keyCount == 0)
+        #expect(watchedAtSomePoint > 10)
+    }
+
     @Test func neighboursCallingFamilyAreNotVictimAlerts() {
         // Three ordinary lines on the prison tower calling the same relative, a few calls each.
         var calls: [CallRecord] = []

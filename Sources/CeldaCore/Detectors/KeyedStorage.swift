@@ -316,6 +316,18 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
     /// scanned once however many of its keys go (a sweep drops about a fifth of them).
     @inlinable
     public mutating func removeAll(where drop: (inout Value) -> Bool) {
+        removeAllHashed { _, value in drop(&value) }
+    }
+
+    /// ``removeAll(where:)`` with each value's key.
+    @inlinable
+    public mutating func removeAll(whereKey drop: (UInt64, inout Value) -> Bool) {
+        removeAllHashed { h, value in drop(Self.unhash(h), &value) }
+    }
+
+    /// The sweep, `drop` given each slot's hash and value.
+    @inlinable @inline(__always)
+    mutating func removeAllHashed(_ drop: (UInt64, inout Value) -> Bool) {
         guard used > 0 else { return }
         unique()
         let n = size
@@ -335,7 +347,7 @@ public struct KeyTable<Value>: @unchecked Sendable where Value: Sendable & Bitwi
                 holed = false
                 continue
             }
-            if drop(&s[j].value) {
+            if drop(k, &s[j].value) {
                 s[j].hash = 0
                 removed += 1
                 holed = true

@@ -55,14 +55,37 @@ public struct VictimDetector: Detector {
     }
 
     /// Calls to one number, halved at every multiple of the half-life of event time (so the
-    /// count depends only on the number's own calls, however keys are split across shards).
+    /// count depends only on the number's own calls, however keys are split across shards), and
+    /// whether the number is watched (has a ``State``): most calls are to numbers that are not,
+    /// and this slot, read for every call anyway, tells so without a lookup in ``states``.
     struct Popularity {
-        var count: UInt32 = 0
+        /// The count (saturating at 2^31 - 1) in the low 31 bits, the watched flag in the top bit.
+        var word: UInt32 = 0
         var epoch: Int32 = 0
+
+        static let watchedBit: UInt32 = 1 << 31
+
+        var count: UInt32 { word & ~Self.watchedBit }
+
+        var isWatched: Bool {
+            get { word & Self.watchedBit != 0 }
+            set { word = newValue ? word | Self.watchedBit : word & ~Self.watchedBit }
+        }
 
         func decayed(to e: Int32) -> UInt32 {
             let gap = Int(e) - Int(epoch)
             return gap <= 0 ? count : gap >= 32 ? 0 : count >> UInt32(gap)
+        }
+
+        /// One more call at epoch `e` (the count first decayed to it).
+        mutating func add(at e: Int32) {
+            var c = count
+            if e > epoch {
+                c = decayed(to: e)
+                epoch = e
+            }
+            if c < ~Self.watchedBit { c += 1 }
+            word = word & Self.watchedBit | c
         }
     }
 
@@ -87,6 +110,8 @@ public struct VictimDetector: Detector {
     /// ``pairQueue`` at a time, and at the end of the run (the sketch is read only after it).
     private var queuedPairs: [UInt64] = []
     static let pairQueue = 4096
+    /// Scratch of a sweep: the numbers it stops watching.
+    private var unwatched: [UInt64] = []
 
     public init(config: VictimConfig = .init()) {
         self.init(config: config, pairs: PairSketch(mebibytes: config.pairSketchMiB))
@@ -121,14 +146,21 @@ public struct VictimDetector: Detector {
             return
         }
         numbers.prefetch(r.callee.raw)
-        states.prefetch(r.callee.raw)
+        // Other calls need the number's state only if it is watched, which its popularity slot
+        // tells (``prefetchState(_:role:context:)``).
+        if r.isPrisonLinked { states.prefetch(r.callee.raw) }
     }
 
-    /// A watched number's window of calls (its oldest entry, which expiry reads).
+    /// A prison-linked call's number: its window of calls (the oldest entry, which expiry reads).
+    /// Another call's: its state, if it is watched.
     @inline(__always)
     public func prefetchState(_ r: CallRecord, role: KeyRole, context: DetectorContext) {
-        guard role == .primary, let i = states.find(r.callee.raw) else { return }
-        pool.prefetch(states[i].calls)
+        guard role == .primary else { return }
+        if r.isPrisonLinked {
+            if let i = states.find(r.callee.raw) { pool.prefetch(states[i].calls) }
+        } else if let n = numbers.find(r.callee.raw), numbers[n].isWatched {
+            states.prefetch(r.callee.raw)
+        }
     }
 
     public mutating func observe(
@@ -144,12 +176,7 @@ public struct VictimDetector: Detector {
         // One uniqueness check per table for the changes below (neither table changes shape after
         // its lookup).
         let number = numbers.valuePointer(at: n)
-        let e = epoch(r.start)
-        if e > number.pointee.epoch {
-            number.pointee.count = number.pointee.decayed(to: e)
-            number.pointee.epoch = e
-        }
-        number.pointee.count &+= 1
+        number.pointee.add(at: epoch(r.start))
         if !r.caller.isNone {
             if queuedPairs.count >= Self.pairQueue { addQueuedPairs() }
             queuedPairs.append(PairSketch.hash(caller: r.caller, callee: key))
@@ -166,9 +193,17 @@ public struct VictimDetector: Detector {
                         ref: r.source))
             }
         }
-        let found = states.find(key.raw)
-        if link == nil && found == nil { return }  // cheap filter: only numbers prison lines call
-        let i = found ?? states.findOrInsert(key.raw)
+        // Only numbers prison lines call are watched.
+        let watched = number.pointee.isWatched
+        if link == nil && !watched { return }
+        let i: Int
+        if watched {
+            guard let found = states.find(key.raw) else { preconditionFailure("a watched number has a state") }
+            i = found
+        } else {
+            i = states.findOrInsert(key.raw)
+            number.pointee.isWatched = true
+        }
         let state = states.valuePointer(at: i)
         let now = max(state.pointee.lastSeen, r.start)
         state.pointee.lastSeen = now
@@ -303,6 +338,16 @@ public struct VictimDetector: Detector {
                 related: related))
     }
 
+    /// Whether the numbers flagged watched are exactly those with a state (for tests).
+    func watchedAreTheStates() -> Bool {
+        var watched = 0
+        for n in 0..<numbers.capacity where numbers.key(at: n) != 0 && numbers[n].isWatched {
+            watched += 1
+            if states.find(numbers.key(at: n)) == nil { return false }
+        }
+        return watched == states.count
+    }
+
     /// Adds the queued calls to the pair sketch.
     private mutating func addQueuedPairs() {
         if queuedPairs.isEmpty { queuedPairs.reserveCapacity(Self.pairQueue) }
@@ -327,7 +372,10 @@ public struct VictimDetector: Detector {
         sets = PartySets()
         var t = callerTimes
         callerTimes = PartyTimes()
-        states.removeAll { s in
+        var gone = unwatched
+        unwatched = []
+        gone.removeAll(keepingCapacity: true)
+        states.removeAll(whereKey: { key, s in
             // A number is watched while prison-linked calls to it are in the window: its callers
             // and contacts are those of this run of prison calls, so the state is bounded by time.
             let drop =
@@ -338,17 +386,23 @@ public struct VictimDetector: Detector {
                 h.release(&s.contacts)
                 h.release(&s.reported)
                 t.release(&s.callers)
+                gone.append(key)
             } else {
                 // Callers older than the window no longer count (evaluation drops them too).
                 t.keep(s.callers, after: idle)
             }
             return drop
-        }
+        })
         pool = p
         sets = h
         callerTimes = t
-        // Numbers whose recent calls have decayed away.
+        for key in gone {
+            guard let n = numbers.find(key) else { preconditionFailure("a watched number has a popularity") }
+            numbers[n].isWatched = false
+        }
+        unwatched = gone
+        // Numbers whose recent calls have decayed away (a watched one stays: its flag is there).
         let now = watermark == .max ? Int32.max : epoch(watermark)
-        if watermark != .max { numbers.removeAll { $0.decayed(to: now) == 0 } }
+        if watermark != .max { numbers.removeAll { !$0.isWatched && $0.decayed(to: now) == 0 } }
     }
 }
