@@ -282,6 +282,28 @@ func runAll(
         #expect(watchedAtSomePoint > 10)
     }
 
+    /// A number's popularity that has decayed to nothing counts from then on like a new one's,
+    /// which is what lets a sweep drop it (once an epoch) without changing any count.
+    @Test func aDecayedPopularityCountsLikeANewOne() {
+        var rng = OrderRandom(s: 7)
+        for _ in 0..<2_000 {
+            var old = VictimDetector.Popularity()
+            var e = Int32(truncatingIfNeeded: Int64(rng.next() % 2_000) - 1_000)
+            for _ in 0..<(1 + rng.next() % 40) { old.add(at: e) }
+            // Later: the count has halved away.
+            e += Int32(1 + rng.next() % 40)
+            guard old.decayed(to: e) == 0 else { continue }
+            var new = VictimDetector.Popularity()
+            for _ in 0..<(rng.next() % 20) {
+                e += Int32(rng.next() % 3)
+                old.add(at: e)
+                new.add(at: e)
+                #expect(old.decayed(to: e) == new.decayed(to: e))
+                #expect(old.decayed(to: e + 1) == new.decayed(to: e + 1))
+            }
+        }
+    }
+
     @Test func neighboursCallingFamilyAreNotVictimAlerts() {
         // Three ordinary lines on the prison tower calling the same relative, a few calls each.
         var calls: [CallRecord] = []

@@ -61,7 +61,8 @@ public struct VictimDetector: Detector {
     struct Popularity {
         /// The count (saturating at 2^31 - 1) in the low 31 bits, the watched flag in the top bit.
         var word: UInt32 = 0
-        var epoch: Int32 = 0
+        /// The epoch of `count` (a new number's is the earliest, so any call decays it to 0).
+        var epoch: Int32 = .min
 
         static let watchedBit: UInt32 = 1 << 31
 
@@ -112,6 +113,8 @@ public struct VictimDetector: Detector {
     static let pairQueue = 4096
     /// Scratch of a sweep: the numbers it stops watching.
     private var unwatched: [UInt64] = []
+    /// The epoch of the last sweep of ``numbers``.
+    private var numbersSwept: Int32 = .min
 
     public init(config: VictimConfig = .init()) {
         self.init(config: config, pairs: PairSketch(mebibytes: config.pairSketchMiB))
@@ -402,7 +405,12 @@ public struct VictimDetector: Detector {
         }
         unwatched = gone
         // Numbers whose recent calls have decayed away (a watched one stays: its flag is there).
+        // What has decayed changes with the epoch: one pass over the table an epoch (half the
+        // window), not one an hour.
         let now = watermark == .max ? Int32.max : epoch(watermark)
-        if watermark != .max { numbers.removeAll { !$0.isWatched && $0.decayed(to: now) == 0 } }
+        if watermark != .max, now != numbersSwept {
+            numbers.removeAll { !$0.isWatched && $0.decayed(to: now) == 0 }
+            numbersSwept = now
+        }
     }
 }
