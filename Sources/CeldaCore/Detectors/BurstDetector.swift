@@ -258,35 +258,15 @@ public struct BurstDetector: Detector {
                 line.pointee.suppression = st.suppression
                 entries = w
             }
+            // The sequential rule over the window's calls to E.164 numbers.
             if dialled, let sequential, line.pointee.dialled >= sequential.minRun {
-                observeSequential(key: key, line: line, config: sequential, now: now, context: context, output: &output)
+                SequentialDetector.check(
+                    config: sequential, key: key, window: line.pointee.window, dialled: Int(line.pointee.dialled),
+                    now: now, pool: pool, cells: cells, sorted: &sorted, handle: &line.pointee.sortedCallees,
+                    suppression: &line.pointee.sequentialSuppression, entries: &entries, places: &places,
+                    context: context, output: &output)
             }
         }
-    }
-
-    /// The `sequential` rule over the window's calls to E.164 numbers, as
-    /// ``SequentialDetector/observe(_:role:context:output:)`` applies it to its own window of them.
-    private mutating func observeSequential(
-        key: Party, line: UnsafeMutablePointer<LineState>, config: SequentialConfig, now: EventTime,
-        context: DetectorContext, output: inout DetectorOutput
-    ) {
-        if line.pointee.sortedCallees < 0 {
-            var w = entries
-            entries = []
-            pool.collect(line.pointee.window, into: &w)
-            line.pointee.sortedCallees = sorted.make(w, e164Only: true)
-            entries = w
-        }
-        let run = sorted.longestRun(line.pointee.sortedCallees, maxGap: config.maxGap)
-        guard run.length >= config.minRun else { return }
-        var w = entries
-        entries = []
-        pool.collect(line.pointee.window, into: &w)
-        if Int(line.pointee.dialled) != w.count { w.removeAll { !$0.other.isE164 } }
-        SequentialDetector.evaluate(
-            config: config, key: key, window: w[...], run: run, suppression: &line.pointee.sequentialSuppression,
-            now: now, cells: cells, places: &places, context: context, output: &output)
-        entries = w
     }
 
     /// The rule's first tests (short share, answer ratio) from the kept counts: what

@@ -74,23 +74,35 @@ public struct SequentialDetector: Detector {
             pool.removeFirst(&line.pointee.window)
         }
         if line.pointee.window.count >= config.minRun, !r.flags.contains(.late) {
-            if line.pointee.sortedCallees < 0 {
-                var w = entries
-                entries = []
-                pool.collect(line.pointee.window, into: &w)
-                line.pointee.sortedCallees = sorted.make(w, e164Only: false)
-                entries = w
-            }
-            let run = sorted.longestRun(line.pointee.sortedCallees, maxGap: config.maxGap)
-            guard run.length >= config.minRun else { return }
-            var w = entries
-            entries = []
-            pool.collect(line.pointee.window, into: &w)
-            Self.evaluate(
-                config: config, key: r.caller, window: w[...], run: run, suppression: &line.pointee.suppression,
-                now: now, cells: cells, places: &places, context: context, output: &output)
-            entries = w
+            Self.check(
+                config: config, key: r.caller, window: line.pointee.window, dialled: nil, now: now, pool: pool,
+                cells: cells, sorted: &sorted, handle: &line.pointee.sortedCallees,
+                suppression: &line.pointee.suppression, entries: &entries, places: &places, context: context,
+                output: &output)
         }
+    }
+
+    /// The rule at a call, once the window holds `minRun` calls to E.164 numbers: the longest run
+    /// of their sorted digits (sorted from the window the first time, into `handle`), and the
+    /// alert when it is long enough. `dialled`, when the window also holds calls to other
+    /// numbers (``BurstDetector``'s), is how many are to E.164 numbers.
+    static func check(
+        config: SequentialConfig, key: Party, window: EntryList, dialled: Int?, now: EventTime, pool: EntryPool,
+        cells: CellIndex, sorted: inout SortedCallees, handle: inout Int32, suppression: inout Suppression,
+        entries: inout [WindowEntry], places: inout PlaceScratch, context: DetectorContext,
+        output: inout DetectorOutput
+    ) {
+        if handle < 0 {
+            pool.collect(window, into: &entries)
+            handle = sorted.make(entries, e164Only: dialled != nil)
+        }
+        let run = sorted.longestRun(handle, maxGap: config.maxGap)
+        guard run.length >= config.minRun else { return }
+        pool.collect(window, into: &entries)
+        if let dialled, dialled != entries.count { entries.removeAll { !$0.other.isE164 } }
+        evaluate(
+            config: config, key: key, window: entries[...], run: run, suppression: &suppression, now: now,
+            cells: cells, places: &places, context: context, output: &output)
     }
 
     /// ``longestRun(_:maxGap:)`` of values already sorted.
