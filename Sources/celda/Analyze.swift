@@ -104,9 +104,7 @@ struct Analyze: ParsableCommand {
         _ st: DetectorSettings, separate: Bool = false
     ) -> (keyed: [any Detector], stages: [any SecondStage]) {
         (
-            (separate
-                ? [BurstDetector(config: st.burst), SequentialDetector(config: st.sequential)]
-                : BurstDetector.lineDetectors(burst: st.burst, sequential: st.sequential))
+            BurstDetector.lineDetectors(burst: st.burst, sequential: st.sequential, together: !separate)
                 + [
                     VictimDetector(config: st.victim), TowerSurgeDetector(config: st.towerSurge),
                     SimChurnDetector(mode: .device, config: st.simChurn),

@@ -120,9 +120,11 @@ public struct BurstDetector: Detector {
     }
 
     /// `burst` and `sequential`: one detector that runs both rules when their windows are equal
-    /// (the default), two otherwise. The alerts are the same either way.
-    public static func lineDetectors(burst: BurstConfig, sequential: SequentialConfig) -> [any Detector] {
-        sequential.window == burst.window
+    /// (the default) and `together` holds, two otherwise. The alerts are the same either way.
+    public static func lineDetectors(
+        burst: BurstConfig, sequential: SequentialConfig, together: Bool = true
+    ) -> [any Detector] {
+        together && sequential.window == burst.window
             ? [BurstDetector(config: burst, sequential: sequential)]
             : [BurstDetector(config: burst), SequentialDetector(config: sequential)]
     }
