@@ -83,14 +83,16 @@ static inline void *celda_table_alloc(size_t n) {
 /// The table at `p` (`old` bytes) made `n` bytes long (`n > old`): the first `old` bytes kept,
 /// the rest zero; `NULL` when there is no memory (then `p` is unchanged). On Linux the pages are
 /// remapped (`mremap`), not copied, so only the new part is ever zeroed and written: in place
-/// when the addresses after it are free, else onto a new mapping that starts on a 2 MiB
-/// boundary, so its huge pages move whole.
+/// when the addresses after it are free (and, for 2 MiB or more, it starts on a 2 MiB boundary:
+/// a small table growing past 2 MiB in place would keep its unaligned start), else onto a new
+/// mapping that starts on a 2 MiB boundary, so its huge pages move whole.
 static inline void *celda_table_grow(void *p, size_t old, size_t n) {
 #if defined(__linux__)
     old = celda_table_size(old);
     n = celda_table_size(n);
     if (n <= old) return p;
-    long q = syscall(SYS_mremap, p, old, n, 0);
+    int aligned = n < CELDA_HUGE_PAGE || ((uintptr_t)p & (CELDA_HUGE_PAGE - 1)) == 0;
+    long q = aligned ? syscall(SYS_mremap, p, old, n, 0) : -1;
     if (q == -1) {
         void *to = celda_table_map(n);
         if (to != NULL) {
